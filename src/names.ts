@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+
+/** Labels on every composed resource, so an operator can find and trust what is ours. */
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'function-cross-platform-secret';
+export const LABEL_TARGET = 'secrets.crossplatform.io/target';
+export const LABEL_PLATFORM = 'secrets.crossplatform.io/platform';
+export const LABEL_ROLE = 'secrets.crossplatform.io/role';
+
+export const ANNOTATION_VERSION = 'secrets.crossplatform.io/version';
+export const ANNOTATION_ROTATED_AT = 'secrets.crossplatform.io/rotated-at';
+
+/** The composition-resource-name of the value store. */
+export const STORE_KEY = 'store';
+
+const MAX_NAME = 253;
+
+/**
+ * Kubernetes names are at most 253 characters; a longer one keeps a readable head and gains a
+ * hash of the whole so two long names stay distinct.
+ */
+function fit(name: string): string {
+  if (name.length <= MAX_NAME) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 12);
+  const head = name.slice(0, MAX_NAME - hash.length - 1).replace(/[^a-z0-9]+$/, '');
+  return `${head}-${hash}`;
+}
+
+/**
+ * Target names are DNS labels (no dots), so "<composite>.<target>" cannot be produced by any
+ * other composite/target pair in the namespace: one composite can never overwrite another's.
+ */
+export function targetResourceName(composite: string, target: string): string {
+  return fit(`${composite}.${target}`);
+}
+
+/** The store's name uses a suffix that no target name can produce (target names have no dot). */
+export function storeName(composite: string): string {
+  return fit(`${composite}.value-store`);
+}
+
+export function versionKey(version: number): string {
+  return `v${String(version)}`;
+}
+
+/** Parses "v3" (and "v3.<anything>") back to 3; anything else is not one of our keys. */
+export function versionOfKey(key: string | undefined): number | undefined {
+  const m = /^v([1-9][0-9]{0,8})(?:\.|$)/.exec(key ?? '');
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
+export function labels(target?: string, platform?: string, role?: string): Record<string, string> {
+  const out: Record<string, string> = { [LABEL_MANAGED_BY]: MANAGED_BY };
+  if (platform !== undefined) out[LABEL_PLATFORM] = platform;
+  if (role !== undefined) out[LABEL_ROLE] = role;
+  if (target !== undefined) out[LABEL_TARGET] = target;
+  return out;
+}

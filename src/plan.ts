@@ -1,0 +1,133 @@
+/**
+ * Rules the XRD schema cannot express, checked before anything is emitted: guardrails from the
+ * Composition, per-platform names, targets that collide, and the value against every target.
+ */
+import { bind, type BoundTarget } from './targets/registry.js';
+import type { FunctionInput, ProviderConfigRef, SecretSpec } from './spec.js';
+import { storeBytesPerVersion } from './store.js';
+import { isUtf8 } from './value.js';
+
+const DEFAULT_PROVIDER_CONFIG: ProviderConfigRef = { kind: 'ClusterProviderConfig', name: 'default' };
+
+/** AWS's own default is 30 days; 7 keeps a deleted secret recoverable yet frees its name soon. */
+export const DEFAULT_AWS_RECOVERY_WINDOW = 7;
+
+/** Kubernetes caps the sum of a Secret's data at 1 MiB. */
+const STORE_LIMIT = 1024 * 1024;
+
+/** During a rotation the store holds the new and the previous version at once. */
+const VERSIONS_DURING_ROTATION = 2;
+
+export interface PlannedTarget extends BoundTarget {
+  name: string;
+  path: string;
+  providerConfigRef: ProviderConfigRef;
+}
+
+export interface Plan {
+  targets: PlannedTarget[];
+  errors: string[];
+  warnings: string[];
+}
+
+export interface PlanContext {
+  composite: { name: string; namespace: string };
+  storeName: string;
+}
+
+export function planTargets(spec: SecretSpec, input: FunctionInput, ctx: PlanContext): Plan {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const targets: PlannedTarget[] = [];
+  const seenNames = new Map<string, string>();
+  const seenIdentities = new Map<string, string>();
+  const allowed = input.guardrails?.allowedPlatforms;
+  const minLength = input.guardrails?.minLength;
+  const generate = spec.value.generate;
+
+  if (generate !== undefined && minLength !== undefined && generate.length < minLength) {
+    errors.push(
+      `spec.value.generate.length: must be >= ${minLength} (guardrail minLength of the Composition)`,
+    );
+  }
+
+  spec.targets.forEach((t, i) => {
+    const path = `spec.targets[${i}]`;
+    const bound = bind(t);
+    const providerConfigRef =
+      t.providerConfigRef ??
+      input.defaults?.providerConfigRefs?.[bound.platform] ??
+      DEFAULT_PROVIDER_CONFIG;
+
+    const previous = seenNames.get(t.name);
+    if (previous !== undefined) errors.push(`${path}.name: duplicates the name of ${previous}`);
+    seenNames.set(t.name, path);
+
+    if (allowed !== undefined && !allowed.includes(bound.platform)) {
+      errors.push(
+        `${path}: platform ${bound.platform} is not allowed by the Composition ` +
+          `(allowed: ${allowed.join(', ')})`,
+      );
+    }
+
+    const found = bound.module.check(bound.settings, {
+      path,
+      composite: ctx.composite,
+      storeName: ctx.storeName,
+      sourceSecret: spec.value.fromSecret?.name,
+    });
+    errors.push(...found.errors);
+    warnings.push(...found.warnings);
+
+    const identity = bound.module.identity(
+      bound.settings,
+      providerConfigRef,
+      ctx.composite.namespace,
+    );
+    const owner = seenIdentities.get(identity);
+    if (owner !== undefined) {
+      const external = bound.module.externalName(bound.settings, ctx.composite.namespace);
+      errors.push(`${path}: writes the same external secret as ${owner} (${external})`);
+    } else {
+      seenIdentities.set(identity, path);
+    }
+
+    targets.push({ ...bound, name: t.name, path, providerConfigRef });
+  });
+
+  return { targets, errors, warnings };
+}
+
+/**
+ * Checks one value against every target as that target will encode it, and against the store,
+ * so an oversized or non-text value is refused before any platform is written.
+ */
+export function checkValue(value: Buffer, targets: PlannedTarget[]): string[] {
+  const errors: string[] = [];
+  const text = isUtf8(value);
+  if (value.length === 0) return ['spec.value: the value is empty'];
+  const derived: Buffer[] = [];
+  for (const t of targets) {
+    if (t.module.textOnly && !text) {
+      errors.push(`${t.path}: the value is not UTF-8 text, which ${t.platform} targets require`);
+      continue;
+    }
+    const size = t.module.encodedSize(t.settings, value);
+    if (size > t.module.maxValueBytes) {
+      errors.push(
+        `${t.path}: the value takes ${size} bytes on ${t.platform}, which holds at most ` +
+          `${t.module.maxValueBytes}`,
+      );
+    }
+    derived.push(...Object.values(t.module.derivedKeys(t.settings, t.name, 1, value)));
+  }
+  const perVersion = storeBytesPerVersion(value, derived);
+  if (errors.length === 0 && perVersion * VERSIONS_DURING_ROTATION > STORE_LIMIT) {
+    errors.push(
+      `spec.value: the value store needs ${perVersion} bytes per version and keeps ` +
+        `${VERSIONS_DURING_ROTATION} versions during a rotation, more than the ${STORE_LIMIT} ` +
+        'bytes a Kubernetes Secret holds',
+    );
+  }
+  return errors;
+}

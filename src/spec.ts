@@ -1,0 +1,115 @@
+import type { ValidateFunction } from 'ajv';
+
+import { compileInputCrd, compileXrdSpec, formatErrors } from './schema.js';
+
+export const PLATFORMS = ['aws', 'azure', 'vault', 'kubernetes'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+export type Charset = 'alphanumeric' | 'ascii-printable' | 'hex' | 'base64url';
+
+export interface ProviderConfigRef {
+  name: string;
+  kind: 'ProviderConfig' | 'ClusterProviderConfig';
+}
+
+export interface AwsSettings {
+  region: string;
+  name: string;
+  kmsKeyId?: string;
+  recoveryWindowInDays?: number;
+  description?: string;
+}
+
+export interface AzureSettings {
+  vaultId: string;
+  name: string;
+  contentType?: string;
+}
+
+export interface VaultSettings {
+  mount: string;
+  path: string;
+  key: string;
+  kvVersion: 1 | 2;
+}
+
+export interface KubernetesSettings {
+  name: string;
+  key: string;
+  namespace?: string;
+}
+
+export interface TargetSpec {
+  name: string;
+  providerConfigRef?: ProviderConfigRef;
+  aws?: AwsSettings;
+  azure?: AzureSettings;
+  vault?: VaultSettings;
+  kubernetes?: KubernetesSettings;
+}
+
+export interface ValueSpec {
+  generate?: { length: number; characters: Charset };
+  fromSecret?: { name: string; key: string };
+}
+
+/** The composite's spec, as the XRD declares it; only validated values have this type. */
+export interface SecretSpec {
+  value: ValueSpec;
+  targets: TargetSpec[];
+}
+
+/** The function's input, as its CRD declares it. */
+export interface FunctionInput {
+  apiVersion: string;
+  kind: string;
+  defaults?: {
+    providerConfigRefs?: Partial<Record<Platform, ProviderConfigRef>>;
+    aws?: { recoveryWindowInDays?: number };
+  };
+  guardrails?: {
+    minLength?: number;
+    allowedPlatforms?: Platform[];
+  };
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+
+let specValidator: ValidateFunction<SecretSpec> | undefined;
+let inputValidator: ValidateFunction<FunctionInput> | undefined;
+
+/** Compiling is the expensive part; do it once per process, on first use. */
+function validators(): [ValidateFunction<SecretSpec>, ValidateFunction<FunctionInput>] {
+  specValidator ??= compileXrdSpec<SecretSpec>();
+  inputValidator ??= compileInputCrd<FunctionInput>();
+  return [specValidator, inputValidator];
+}
+
+/**
+ * Validates the composite's spec against the XRD schema and applies its defaults. Crossplane's
+ * own `spec.crossplane` block is not ours to judge and is left out. The input is never mutated.
+ */
+export function parseSpec(raw: unknown): ParseResult<SecretSpec> {
+  const [validate] = validators();
+  const spec = structuredClone(raw ?? {}) as Record<string, unknown>;
+  if (typeof spec === 'object' && !Array.isArray(spec)) delete spec.crossplane;
+  if (!validate(spec)) return { ok: false, errors: formatErrors('spec', validate.errors) };
+  return { ok: true, value: spec };
+}
+
+/** Validates the Composition's input; a pipeline step without input gets empty defaults. */
+export function parseInput(raw: unknown): ParseResult<FunctionInput> {
+  const [, validate] = validators();
+  if (raw === undefined || raw === null) {
+    return { ok: true, value: { apiVersion: 'secrets.fn.crossplatform.io/v1beta1', kind: 'Input' } };
+  }
+  const input = structuredClone(raw);
+  if (!validate(input)) return { ok: false, errors: formatErrors('input', validate.errors) };
+  return { ok: true, value: input };
+}
+
+export function platformOf(t: TargetSpec): Platform {
+  for (const p of PLATFORMS) if (t[p] !== undefined) return p;
+  // The schema's oneOf guarantees a platform; reaching here means the XRD and this code disagree.
+  throw new Error(`target "${t.name}" names no platform`);
+}

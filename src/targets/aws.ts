@@ -1,0 +1,85 @@
+/**
+ * AWS Secrets Manager: a Secret (the container) and a SecretVersion that reads the value from
+ * the store and pins AWSCURRENT on it, so a console edit that moves the label is healed.
+ */
+import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
+import { get, getString } from '../observe.js';
+import type { AwsSettings } from '../spec.js';
+import { judgeManaged, managedSpec, type ManagedPart } from './managed.js';
+import type { Target, TargetContext } from './target.js';
+
+const GROUP = 'secretsmanager.aws.m.upbound.io/v1beta1';
+
+/** AWS appends "-" and six random characters to the ARN; a name ending alike is ambiguous. */
+const SUFFIX_HAZARD = /-[A-Za-z0-9]{6}$/;
+
+function parts(s: AwsSettings, ctx: TargetContext): ManagedPart[] {
+  const name = targetResourceName(ctx.composite.name, ctx.target);
+  const meta = { name, labels: labels(ctx.target, 'aws') };
+  const secret = {
+    apiVersion: GROUP,
+    kind: 'Secret',
+    metadata: meta,
+    spec: managedSpec(
+      {
+        region: s.region,
+        name: s.name,
+        ...(s.description === undefined ? {} : { description: s.description }),
+        ...(s.kmsKeyId === undefined ? {} : { kmsKeyId: s.kmsKeyId }),
+        recoveryWindowInDays: s.recoveryWindowInDays ?? ctx.defaults.awsRecoveryWindowInDays,
+      },
+      ctx.providerConfigRef,
+    ),
+  };
+  const version = {
+    apiVersion: GROUP,
+    kind: 'SecretVersion',
+    metadata: meta,
+    spec: managedSpec(
+      {
+        region: s.region,
+        secretIdRef: { name },
+        secretStringSecretRef: { name: ctx.storeName, key: versionKey(ctx.version) },
+        versionStages: ['AWSCURRENT'],
+      },
+      ctx.providerConfigRef,
+    ),
+  };
+  return [
+    { composed: { key: `${ctx.target}-aws-secret`, resource: secret } },
+    {
+      composed: { key: `${ctx.target}-aws-version`, resource: version },
+      holds: (o) => {
+        const ref = getString(o, 'spec', 'forProvider', 'secretStringSecretRef', 'key');
+        const stages = get(o, 'status', 'atProvider', 'versionStages');
+        const current = Array.isArray(stages) && stages.includes('AWSCURRENT');
+        return {
+          version: current ? versionOfKey(ref) : undefined,
+          evidence: getString(o, 'status', 'atProvider', 'versionId') ?? '',
+        };
+      },
+    },
+  ];
+}
+
+export const aws = {
+  platform: 'aws',
+  maxValueBytes: 65536,
+  textOnly: true,
+  settings: (t) => t.aws,
+  check: (s, ctx) => ({
+    errors: [],
+    warnings: SUFFIX_HAZARD.test(s.name)
+      ? [
+          `${ctx.path}.aws.name: ends with a hyphen and six characters, which AWS confuses with ` +
+            'the random suffix of its ARNs; lookups by partial ARN may pick the wrong secret',
+        ]
+      : [],
+  }),
+  encodedSize: (_s, value) => value.length,
+  identity: (s, ref) => `aws|${ref.kind}/${ref.name}|${s.region}|${s.name}`,
+  externalName: (s) => `${s.region}:${s.name}`,
+  derivedKeys: () => ({}),
+  compose: (s, ctx) => parts(s, ctx).map((p) => p.composed),
+  judge: (s, ctx, observed, redact) => judgeManaged(ctx, parts(s, ctx), observed, redact),
+} satisfies Target<AwsSettings>;

@@ -1,0 +1,54 @@
+/**
+ * Azure Key Vault: one Secret whose value comes from the store through `valueSecretRef`. Never
+ * `valueWo`: it is a plain string in the managed resource's spec.
+ */
+import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
+import { getString } from '../observe.js';
+import type { AzureSettings } from '../spec.js';
+import { judgeManaged, managedSpec, type ManagedPart } from './managed.js';
+import type { Target, TargetContext } from './target.js';
+
+function parts(s: AzureSettings, ctx: TargetContext): ManagedPart[] {
+  const secret = {
+    apiVersion: 'keyvault.azure.m.upbound.io/v1beta1',
+    kind: 'Secret',
+    metadata: {
+      name: targetResourceName(ctx.composite.name, ctx.target),
+      labels: labels(ctx.target, 'azure'),
+    },
+    spec: managedSpec(
+      {
+        name: s.name,
+        keyVaultId: s.vaultId,
+        valueSecretRef: { name: ctx.storeName, key: versionKey(ctx.version) },
+        ...(s.contentType === undefined ? {} : { contentType: s.contentType }),
+      },
+      ctx.providerConfigRef,
+    ),
+  };
+  return [
+    {
+      composed: { key: `${ctx.target}-azure-secret`, resource: secret },
+      holds: (o) => ({
+        version: versionOfKey(getString(o, 'spec', 'forProvider', 'valueSecretRef', 'key')),
+        evidence: getString(o, 'status', 'atProvider', 'version') ?? '',
+      }),
+    },
+  ];
+}
+
+export const azure = {
+  platform: 'azure',
+  // "a maximum size of 25 KB", which Key Vault counts in bytes of the stored octets.
+  maxValueBytes: 25 * 1024,
+  textOnly: true,
+  settings: (t) => t.azure,
+  check: () => ({ errors: [], warnings: [] }),
+  encodedSize: (_s, value) => value.length,
+  // Resource IDs and secret names are case-insensitive in Azure.
+  identity: (s) => `azure|${s.vaultId.toLowerCase()}|${s.name.toLowerCase()}`,
+  externalName: (s) => `${s.vaultId.split('/').pop() ?? ''}/${s.name}`,
+  derivedKeys: () => ({}),
+  compose: (s, ctx) => parts(s, ctx).map((p) => p.composed),
+  judge: (s, ctx, observed, redact) => judgeManaged(ctx, parts(s, ctx), observed, redact),
+} satisfies Target<AzureSettings>;

@@ -1,0 +1,73 @@
+import type { Obj } from '../observe.js';
+import type { Platform, ProviderConfigRef, TargetSpec } from '../spec.js';
+import type { Redactor } from '../value.js';
+
+/** What a platform module needs to know to compose and judge one target. */
+export interface TargetContext {
+  composite: { name: string; namespace: string };
+  /** Name of the composite's target entry. */
+  target: string;
+  storeName: string;
+  /** The version this target should hold now. */
+  version: number;
+  /** Every stored version's value; the current one is `values.get(version)`. */
+  values: ReadonlyMap<number, Buffer>;
+  providerConfigRef: ProviderConfigRef;
+  defaults: { awsRecoveryWindowInDays: number };
+}
+
+export interface CheckContext {
+  path: string;
+  composite: { name: string; namespace: string };
+  storeName: string;
+  /** The Secret the value is copied from, if any; a target must never overwrite it. */
+  sourceSecret?: string;
+}
+
+export interface Findings {
+  errors: string[];
+  warnings: string[];
+}
+
+export interface Composed {
+  /** The composition-resource-name, unique within the composite. */
+  key: string;
+  resource: Obj;
+}
+
+export interface Judgement {
+  /** The version the observed state proves the target holds; 0 until proven. */
+  heldVersion: number;
+  /** The platform's own version marker (AWS versionId, Azure version, ...), or empty. */
+  evidence: string;
+  ready: boolean;
+  synced: boolean;
+  message: string;
+  /** Readiness of each composed resource of this target, by composition-resource-name. */
+  resourceReady: Record<string, boolean>;
+}
+
+/**
+ * One platform. Each module `satisfies` this, and `registry.ts` lists them in one table, so a
+ * new platform is one new file and one line.
+ */
+export interface Target<S> {
+  readonly platform: Platform;
+  /** Largest value the platform stores for one secret, in bytes, after its own encoding. */
+  readonly maxValueBytes: number;
+  /** Whether the platform's text field needs valid UTF-8. */
+  readonly textOnly: boolean;
+  settings(t: TargetSpec): S | undefined;
+  /** Platform rules the schema cannot express; messages are "<field path>: <rule>". */
+  check(s: S, ctx: CheckContext): Findings;
+  /** Encoded size of the value as the platform will store it. */
+  encodedSize(s: S, value: Buffer): number;
+  /** A key equal for two targets exactly when they write the same external secret. */
+  identity(s: S, ref: ProviderConfigRef, namespace: string): string;
+  /** The name the platform knows the secret by, for status. */
+  externalName(s: S, namespace: string): string;
+  /** Extra store keys this target reads, per version (for example Vault's JSON document). */
+  derivedKeys(s: S, target: string, version: number, value: Buffer): Record<string, Buffer>;
+  compose(s: S, ctx: TargetContext): Composed[];
+  judge(s: S, ctx: TargetContext, observed: Readonly<Record<string, Obj>>, redact: Redactor): Judgement;
+}

@@ -1,0 +1,75 @@
+/**
+ * HashiCorp Vault (and OpenBao) KV: the provider writes a JSON object, so the store holds, per
+ * version, a document built by the JSON encoder: quotes, newlines and JSON text in the value
+ * survive as one opaque string.
+ */
+import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
+import { getString } from '../observe.js';
+import type { VaultSettings } from '../spec.js';
+import { judgeManaged, managedSpec, type ManagedPart } from './managed.js';
+import type { Target, TargetContext } from './target.js';
+
+const GROUP = 'kv.vault.m.upbound.io/v1alpha1';
+
+export function documentKey(target: string, version: number): string {
+  return `${versionKey(version)}.${target}.json`;
+}
+
+function document(s: VaultSettings, value: Buffer): Buffer {
+  return Buffer.from(JSON.stringify({ [s.key]: value.toString('utf8') }), 'utf8');
+}
+
+function parts(s: VaultSettings, ctx: TargetContext): ManagedPart[] {
+  const ref = { name: ctx.storeName, key: documentKey(ctx.target, ctx.version) };
+  const forProvider =
+    s.kvVersion === 2
+      ? { mount: s.mount, name: s.path, dataJsonSecretRef: ref, deleteAllVersions: false }
+      : { path: `${s.mount}/${s.path}`, dataJsonSecretRef: ref };
+  const secret = {
+    apiVersion: GROUP,
+    kind: s.kvVersion === 2 ? 'SecretV2' : 'Secret',
+    metadata: {
+      name: targetResourceName(ctx.composite.name, ctx.target),
+      labels: labels(ctx.target, 'vault'),
+    },
+    spec: managedSpec(forProvider, ctx.providerConfigRef),
+  };
+  return [
+    {
+      composed: { key: `${ctx.target}-vault-secret`, resource: secret },
+      holds: (o) => ({
+        version: versionOfKey(getString(o, 'spec', 'forProvider', 'dataJsonSecretRef', 'key')),
+        evidence: getString(o, 'status', 'atProvider', 'metadata', 'version') ?? '',
+      }),
+    },
+  ];
+}
+
+export const vault = {
+  platform: 'vault',
+  // Consul storage caps an entry at 512 KiB (integrated storage at 1 MiB); take the smaller.
+  maxValueBytes: 512 * 1024,
+  textOnly: true,
+  settings: (t) => t.vault,
+  check: (s, ctx) => ({
+    errors:
+      s.kvVersion === 2 && /^data(\/|$)/.test(s.path)
+        ? [
+            `${ctx.path}.vault.path: must not start with "data/": the provider adds the KV v2 ` +
+              'data/ prefix itself; give the path inside the mount (a "data" segment further ' +
+              'down is fine)',
+          ]
+        : [],
+    warnings: [],
+  }),
+  encodedSize: (s, value) => document(s, value).length,
+  // The provider writes the whole JSON object, so two targets on one path overwrite each other
+  // even with different keys.
+  identity: (s, ref) => `vault|${ref.kind}/${ref.name}|${s.mount}|${s.path}`,
+  externalName: (s) => `${s.mount}/${s.path}#${s.key}`,
+  derivedKeys: (s, target, version, value) => ({
+    [documentKey(target, version)]: document(s, value),
+  }),
+  compose: (s, ctx) => parts(s, ctx).map((p) => p.composed),
+  judge: (s, ctx, observed, redact) => judgeManaged(ctx, parts(s, ctx), observed, redact),
+} satisfies Target<VaultSettings>;

@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+
+import {
+  RunFunctionRequest,
+  type RunFunctionResponse,
+} from '@crossplane-org/function-sdk-typescript';
+import { parseAllDocuments } from 'yaml';
+
+import type { Deps } from '../src/function.js';
+import { newLogger } from '../src/logger.js';
+import type { Obj } from '../src/observe.js';
+
+export const ROOT = new URL('../', import.meta.url).pathname;
+export const SHARED = `${ROOT}../shared`;
+
+export function loadDocs(path: string): Obj[] {
+  return parseAllDocuments(readFileSync(path, 'utf8'))
+    .map((d) => d.toJS() as unknown)
+    .filter((d): d is Obj => typeof d === 'object' && d !== null);
+}
+
+export function loadDoc(path: string): Obj {
+  const [doc] = loadDocs(path);
+  if (doc === undefined) throw new Error(`no document in ${path}`);
+  return doc;
+}
+
+export function example(name: string): Obj {
+  return loadDoc(`${ROOT}examples/${name}.yaml`);
+}
+
+/** The input the packaged Composition passes to the function. */
+export function compositionInput(): Obj {
+  const comp = loadDoc(`${ROOT}apis/composition.yaml`) as {
+    spec: { pipeline: { input: Obj }[] };
+  };
+  const step = comp.spec.pipeline[0];
+  if (step === undefined) throw new Error('composition has no pipeline step');
+  return step.input;
+}
+
+export interface RequestParts {
+  observed?: Record<string, Obj>;
+  input?: Obj | null;
+  required?: Record<string, Obj[]>;
+}
+
+export function request(xr: Obj, parts: RequestParts = {}): RunFunctionRequest {
+  const resources: Record<string, { resource: Obj }> = {};
+  for (const [k, v] of Object.entries(parts.observed ?? {})) resources[k] = { resource: v };
+  const required: Record<string, { items: { resource: Obj }[] }> = {};
+  for (const [k, v] of Object.entries(parts.required ?? {})) {
+    required[k] = { items: v.map((resource) => ({ resource })) };
+  }
+  return RunFunctionRequest.fromJSON({
+    meta: { tag: 'test' },
+    observed: { composite: { resource: xr }, resources },
+    desired: {},
+    input: parts.input === null ? undefined : (parts.input ?? compositionInput()),
+    requiredResources: required,
+  });
+}
+
+/** A deterministic random source (mulberry32), so generated values are reproducible. */
+export function seededRandom(seed: number): (max: number) => number {
+  let a = seed >>> 0;
+  return (max) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    const r = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return Math.floor(r * max);
+  };
+}
+
+export const NOW = new Date('2026-12-01T10:00:00.000Z');
+
+export interface TestDeps extends Deps {
+  logs: string[];
+}
+
+export function testDeps(seed = 1): TestDeps {
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  return { logger: newLogger(true, sink), random: seededRandom(seed), now: () => NOW, logs };
+}
+
+export function desiredObjects(rsp: RunFunctionResponse): Record<string, Obj> {
+  const out: Record<string, Obj> = {};
+  for (const [k, r] of Object.entries(rsp.desired?.resources ?? {})) {
+    out[k] = r.resource as Obj;
+  }
+  return out;
+}
+
+export function storeValue(rsp: RunFunctionResponse, version = 1): Buffer {
+  const data = desiredObjects(rsp).store?.data as Record<string, string> | undefined;
+  const encoded = data?.[`v${String(version)}`];
+  if (encoded === undefined) throw new Error('no stored value');
+  return Buffer.from(encoded, 'base64');
+}
+
+const MANAGED_READY = [
+  { type: 'Ready', status: 'True', reason: 'Available', observedGeneration: 1 },
+  { type: 'Synced', status: 'True', reason: 'ReconcileSuccess', observedGeneration: 1 },
+  { type: 'LastAsyncOperation', status: 'True', reason: 'Success' },
+];
+
+/**
+ * What the API server and a real provider would report back for a desired resource once it is
+ * applied and reconciled: generation 1, Ready/Synced/LastAsyncOperation True, and the
+ * platform's version evidence in atProvider.
+ */
+export function asObserved(desired: Obj, evidence = '1'): Obj {
+  const o = structuredClone(desired);
+  const meta = (o.metadata ?? {}) as Obj;
+  o.metadata = { ...meta, generation: 1, resourceVersion: `rv-${evidence}`, uid: 'uid-1' };
+  if (o.apiVersion === 'v1') return o;
+  const spec = (o.spec ?? {}) as { forProvider?: Obj };
+  let atProvider: Obj = {};
+  if (o.kind === 'SecretVersion') {
+    atProvider = { versionId: `aws-version-${evidence}`, versionStages: ['AWSCURRENT'] };
+  } else if (String(o.apiVersion).startsWith('keyvault.')) {
+    atProvider = { version: `azure-version-${evidence}` };
+  } else if (o.kind === 'SecretV2') {
+    atProvider = { metadata: { version: evidence } };
+  } else if (o.kind === 'Object') {
+    atProvider = { manifest: spec.forProvider?.manifest };
+  }
+  o.status = { atProvider, conditions: structuredClone(MANAGED_READY) };
+  return o;
+}
+
+export function observeAll(rsp: RunFunctionResponse): Record<string, Obj> {
+  const out: Record<string, Obj> = {};
+  for (const [k, v] of Object.entries(desiredObjects(rsp))) out[k] = asObserved(v);
+  return out;
+}
+
+/** Everything a user could read that is not a composed resource: results, conditions, status. */
+export function userVisibleText(rsp: RunFunctionResponse, logs: string[]): string {
+  return JSON.stringify({
+    results: rsp.results,
+    conditions: rsp.conditions,
+    status: (rsp.desired?.composite?.resource as Obj | undefined)?.status,
+    logs,
+  });
+}

@@ -63,6 +63,12 @@ function loadYaml(path: string): unknown {
   return parse(readFileSync(path, 'utf8')) as unknown;
 }
 
+/** Compiles any OpenAPI v3 schema of a CRD with undeclared fields refused. */
+export function compileSchema(schema: unknown): ValidateFunction {
+  if (!isObject(schema)) throw new Error('cannot compile a schema that is not an object');
+  return newAjv().compile(closeObjects(schema) as JsonObject);
+}
+
 /** Compiles the spec schema of the composite from the XRD, the single source of truth. */
 export function compileXrdSpec<T>(path = XRD_PATH): ValidateFunction<T> {
   const xrd = loadYaml(path);

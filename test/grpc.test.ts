@@ -1,0 +1,262 @@
+/**
+ * The built server, started as Crossplane starts it, called over gRPC with mutual TLS.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as grpc from '@grpc/grpc-js';
+import {
+  FunctionRunnerServiceService,
+  RunFunctionResponse,
+  type RunFunctionRequest,
+} from '@crossplane-org/function-sdk-typescript';
+
+import { newLogger } from '../src/logger.js';
+import { serve } from '../src/server.js';
+import { example, request, ROOT } from './helpers.js';
+
+const MAIN = `${ROOT}dist/main.js`;
+const Client = grpc.makeGenericClientConstructor(FunctionRunnerServiceService, 'FunctionRunner');
+
+interface Pki {
+  dir: string;
+  ca: Buffer;
+  clientKey: Buffer;
+  clientCert: Buffer;
+  rogueKey: Buffer;
+  rogueCert: Buffer;
+}
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
+}
+
+/** A CA, a server certificate for 127.0.0.1, a client it signed, and a client it did not. */
+function makePki(): Pki {
+  const dir = mkdtempSync(join(tmpdir(), 'cps-pki-'));
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  for (const ca of ['ca', 'rogue-ca']) {
+    openssl(['req', '-x509', ...ec, '-keyout', `${ca}.key`, '-out', `${ca}.crt`,
+      '-days', '1', '-subj', `/CN=${ca}`], dir);
+  }
+  const issue = (name: string, ca: string, ext: string) => {
+    openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`,
+      '-CAcreateserial', '-days', '1', '-out', `${name}.crt`, '-extfile', `${name}.ext`], dir);
+  };
+  issue('tls', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  issue('client', 'ca', 'extendedKeyUsage=clientAuth\n');
+  issue('rogue', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
+  const read = (f: string) => readFileSync(join(dir, f));
+  return {
+    dir,
+    ca: read('ca.crt'),
+    clientKey: read('client.key'),
+    clientCert: read('client.crt'),
+    rogueKey: read('rogue.key'),
+    rogueCert: read('rogue.crt'),
+  };
+}
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts dist/main.js and waits for its "listening" line, or for it to exit. */
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
+  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first`);
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 10_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /"msg":"listening"/.test(out) ? /"port":(\d+)/.exec(out) : null;
+      if (m?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]), output: () => out, exited });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      resolve({ child, port: 0, output: () => out, exited: Promise.resolve(code) });
+    });
+  });
+}
+
+function call(
+  port: number,
+  creds: grpc.ChannelCredentials,
+  req: RunFunctionRequest,
+): Promise<RunFunctionResponse> {
+  // The server certificate names localhost too; an IP as TLS server name is deprecated in Node.
+  const client = new Client(`127.0.0.1:${port}`, creds, {
+    'grpc.ssl_target_name_override': 'localhost',
+  });
+  return new Promise((resolve, reject) => {
+    const deadline = new Date(Date.now() + 5000);
+    client.makeUnaryRequest(
+      FunctionRunnerServiceService.runFunction.path,
+      FunctionRunnerServiceService.runFunction.requestSerialize,
+      FunctionRunnerServiceService.runFunction.responseDeserialize,
+      req,
+      { deadline },
+      (err: grpc.ServiceError | null, rsp?: RunFunctionResponse) => {
+        client.close();
+        if (err !== null) reject(err);
+        else if (rsp === undefined) reject(new Error('no response'));
+        else resolve(rsp);
+      },
+    );
+  });
+}
+
+describe('the gRPC server with mutual TLS', () => {
+  let pki: Pki;
+  let server: Started;
+
+  beforeAll(async () => {
+    pki = makePki();
+    // Crossplane passes the directory through TLS_SERVER_CERTS_DIR, not a flag.
+    server = await start(['--address=127.0.0.1:0'], { TLS_SERVER_CERTS_DIR: pki.dir });
+    expect(server.port).toBeGreaterThan(0);
+  });
+
+  afterAll(async () => {
+    server.child.kill('SIGTERM');
+    await server.exited;
+    rmSync(pki.dir, { recursive: true, force: true });
+  });
+
+  it('answers a client that presents a certificate signed by the CA', async () => {
+    const creds = grpc.credentials.createSsl(pki.ca, pki.clientKey, pki.clientCert);
+    const rsp = await call(server.port, creds, request(example('all-platforms')));
+    expect(rsp.meta?.tag).toBe('test');
+    expect(Object.keys(rsp.desired?.resources ?? {}).sort()).toEqual([
+      'aws-prod-aws-secret',
+      'aws-prod-aws-version',
+      'azure-prod-azure-secret',
+      'pods-kubernetes-secret',
+      'store',
+      'vault-onprem-vault-secret',
+    ]);
+  });
+
+  it('refuses a client without a certificate', async () => {
+    const creds = grpc.credentials.createSsl(pki.ca);
+    await expect(call(server.port, creds, request(example('aws')))).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
+  });
+
+  it('refuses a client whose certificate another CA signed', async () => {
+    const creds = grpc.credentials.createSsl(pki.ca, pki.rogueKey, pki.rogueCert);
+    await expect(call(server.port, creds, request(example('aws')))).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
+  });
+
+  it('refuses a plaintext client', async () => {
+    const creds = grpc.credentials.createInsecure();
+    await expect(call(server.port, creds, request(example('aws')))).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
+  });
+
+  it('exits non-zero when the port is taken', async () => {
+    const second = await start([`--address=127.0.0.1:${server.port}`], {
+      TLS_SERVER_CERTS_DIR: pki.dir,
+    });
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toContain('cannot listen on');
+  });
+});
+
+describe('the command line', () => {
+  it('exits 1 when the certificates are missing', async () => {
+    const s = await start(['--address=127.0.0.1:0', '--tls-server-certs-dir=/nonexistent']);
+    expect(await s.exited).toBe(1);
+    expect(s.output()).toContain('cannot read TLS file');
+  });
+
+  it('accepts the flags of Crossplane Go functions', async () => {
+    const s = await start([
+      '--debug',
+      '--network=tcp',
+      '--insecure',
+      '--address=127.0.0.1:0',
+      '--max-recv-message-size=8',
+    ]);
+    expect(s.port).toBeGreaterThan(0);
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+    expect(s.output()).toContain('"msg":"stopped"');
+  });
+
+  it('exits 2 with usage on an unknown flag', async () => {
+    const s = await start(['--no-such-flag']);
+    expect(await s.exited).toBe(2);
+    expect(s.output()).toContain('Usage: function-cross-platform-secret');
+  });
+
+  it('refuses a request larger than --max-recv-message-size', async () => {
+    const s = await start(['--insecure', '--address=127.0.0.1:0', '--max-recv-message-size=1']);
+    const big = request(example('aws'), {
+      observed: { filler: { data: { blob: 'x'.repeat(2 * 1024 * 1024) } } },
+    });
+    await expect(call(s.port, grpc.credentials.createInsecure(), big)).rejects.toMatchObject({
+      code: grpc.status.RESOURCE_EXHAUSTED,
+    });
+    s.child.kill('SIGTERM');
+    await s.exited;
+  });
+});
+
+describe('shutdown', () => {
+  it('lets an in-flight call finish before closing', async () => {
+    const log = newLogger(false, { write: () => undefined });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const running = await serve(
+      {
+        address: '127.0.0.1:0',
+        network: 'tcp',
+        tlsServerCertsDir: '',
+        insecure: true,
+        debug: false,
+        maxRecvMessageSize: 4 << 20,
+      },
+      async () => {
+        await gate;
+        return RunFunctionResponse.fromPartial({ meta: { tag: 'drained' } });
+      },
+      log,
+    );
+    const inflight = call(running.port, grpc.credentials.createInsecure(), request(example('aws')));
+    await new Promise((r) => setTimeout(r, 200));
+    const stopped = running.shutdown(5000);
+    let closed = false;
+    void stopped.then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(closed).toBe(false);
+    release();
+    await expect(inflight).resolves.toMatchObject({ meta: { tag: 'drained' } });
+    await stopped;
+    await expect(
+      call(running.port, grpc.credentials.createInsecure(), request(example('aws'))),
+    ).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+  });
+});

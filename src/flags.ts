@@ -60,7 +60,8 @@ export function parseFlags(
   const v = parsed.values;
   if (v.help === true) return { help: true };
   const network = v.network ?? 'tcp';
-  if (network !== 'tcp') throw new UsageError(`--network: only "tcp" is supported, not "${network}"`);
+  if (network !== 'tcp')
+    throw new UsageError(`--network: only "tcp" is supported, not "${network}"`);
   const size = v['max-recv-message-size'] ?? '4';
   if (!/^[1-9][0-9]{0,3}$/.test(size)) {
     throw new UsageError('--max-recv-message-size: must be a whole number of MiB from 1 to 9999');

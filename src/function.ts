@@ -5,6 +5,7 @@
  */
 import {
   Ready,
+  Requirements,
   Severity,
   Target as ResultTarget,
   type Resource,
@@ -90,7 +91,10 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
   if (!spec.ok) return fatal(rsp, 'InvalidSpec', `invalid spec: ${spec.errors.join('; ')}`);
 
   const store = storeName(name);
-  const plan = planTargets(spec.value, input.value, { composite: { name, namespace }, storeName: store });
+  const plan = planTargets(spec.value, input.value, {
+    composite: { name, namespace },
+    storeName: store,
+  });
   if (plan.errors.length > 0) {
     return fatal(rsp, 'InvalidSpec', `invalid spec: ${plan.errors.join('; ')}`);
   }
@@ -98,11 +102,7 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
   // Requirements must be returned on every call, or Crossplane sees them change and calls again.
   const selector = sourceSelector(spec.value, namespace);
   if (selector !== undefined) {
-    rsp.requirements = {
-      extraResources: {},
-      resources: { [SOURCE_REQUIREMENT]: selector },
-      schemas: {},
-    };
+    rsp.requirements = Requirements.fromPartial({ resources: { [SOURCE_REQUIREMENT]: selector } });
   }
   const required = req.requiredResources[SOURCE_REQUIREMENT];
 
@@ -186,8 +186,14 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
     result(rsp, Severity.SEVERITY_WARNING, 'CheckSpec', redact.scrub(w));
   }
   if (resolution.created !== undefined) {
-    const how = resolution.created === 'generated' ? 'generated' : 'copied from spec.value.fromSecret';
-    result(rsp, Severity.SEVERITY_NORMAL, 'ValueCreated', `version 1 ${how} and stored in Secret ${store}`);
+    const how =
+      resolution.created === 'generated' ? 'generated' : 'copied from spec.value.fromSecret';
+    result(
+      rsp,
+      Severity.SEVERITY_NORMAL,
+      'ValueCreated',
+      `version 1 ${how} and stored in Secret ${store}`,
+    );
     log.info({ version: 1, how: resolution.created }, 'value created');
   }
   const ready = status.targets.filter((t) => t.ready).length;

@@ -7,7 +7,10 @@ import type { FunctionInput, ProviderConfigRef, SecretSpec } from './spec.js';
 import { storeBytesPerVersion } from './store.js';
 import { isUtf8 } from './value.js';
 
-const DEFAULT_PROVIDER_CONFIG: ProviderConfigRef = { kind: 'ClusterProviderConfig', name: 'default' };
+const DEFAULT_PROVIDER_CONFIG: ProviderConfigRef = {
+  kind: 'ClusterProviderConfig',
+  name: 'default',
+};
 
 /** AWS's own default is 30 days; 7 keeps a deleted secret recoverable yet frees its name soon. */
 export const DEFAULT_AWS_RECOVERY_WINDOW = 7;

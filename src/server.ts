@@ -17,7 +17,9 @@ import type { Logger } from 'pino';
 
 import type { Options } from './flags.js';
 
-export type Handler = (req: RunFunctionRequest) => RunFunctionResponse | Promise<RunFunctionResponse>;
+export type Handler = (
+  req: RunFunctionRequest,
+) => RunFunctionResponse | Promise<RunFunctionResponse>;
 
 export async function credentials(opts: Options): Promise<grpc.ServerCredentials> {
   if (opts.insecure) return grpc.ServerCredentials.createInsecure();

@@ -101,7 +101,10 @@ export function parseSpec(raw: unknown): ParseResult<SecretSpec> {
 export function parseInput(raw: unknown): ParseResult<FunctionInput> {
   const [, validate] = validators();
   if (raw === undefined || raw === null) {
-    return { ok: true, value: { apiVersion: 'secrets.fn.crossplatform.io/v1beta1', kind: 'Input' } };
+    return {
+      ok: true,
+      value: { apiVersion: 'secrets.fn.crossplatform.io/v1beta1', kind: 'Input' },
+    };
   }
   const input = structuredClone(raw);
   if (!validate(input)) return { ok: false, errors: formatErrors('input', validate.errors) };

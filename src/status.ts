@@ -63,19 +63,32 @@ function cond(type: string, ok: boolean, reason: string, message: string): Condi
 export function conditions(status: CompositeStatus, storeObserved: boolean): Condition[] {
   const v = status.version;
   const stored = storeObserved
-    ? cond(CONDITION_VALUE_STORED, true, 'Stored', `version ${v} is stored in Secret ${status.store.name}`)
+    ? cond(
+        CONDITION_VALUE_STORED,
+        true,
+        'Stored',
+        `version ${v} is stored in Secret ${status.store.name}`,
+      )
     : cond(
         CONDITION_VALUE_STORED,
         false,
         'Storing',
         `waiting for Secret ${status.store.name} to store version ${v}`,
       );
-  const waiting = status.targets.filter((t) => !t.ready).map((t) => t.name).sort();
+  const waiting = status.targets
+    .filter((t) => !t.ready)
+    .map((t) => t.name)
+    .sort();
   const total = status.targets.length;
   const holding = total - waiting.length;
   const targets =
     waiting.length === 0
-      ? cond(CONDITION_TARGETS_READY, true, 'AllTargetsReady', `${total} of ${total} targets hold version ${v}`)
+      ? cond(
+          CONDITION_TARGETS_READY,
+          true,
+          'AllTargetsReady',
+          `${total} of ${total} targets hold version ${v}`,
+        )
       : cond(
           CONDITION_TARGETS_READY,
           false,

@@ -23,9 +23,7 @@ export interface StoredValue {
 }
 
 export type StoreRead =
-  | { kind: 'absent' }
-  | { kind: 'ok'; store: StoredValue }
-  | { kind: 'invalid'; reason: string };
+  { kind: 'absent' } | { kind: 'ok'; store: StoredValue } | { kind: 'invalid'; reason: string };
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -53,7 +51,10 @@ export function readStore(observed: unknown): StoreRead {
     }
   }
   if (!values.has(version)) {
-    return { kind: 'invalid', reason: `key ${versionKey(version)} of the current version is missing` };
+    return {
+      kind: 'invalid',
+      reason: `key ${versionKey(version)} of the current version is missing`,
+    };
   }
   const rotatedAt = getString(observed, 'metadata', 'annotations', ANNOTATION_ROTATED_AT) ?? '';
   return { kind: 'ok', store: { version, values, rotatedAt } };

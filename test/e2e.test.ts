@@ -85,7 +85,9 @@ beforeAll(async () => {
   });
   port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`function did not start: ${out}`)), 10_000);
+    const timer = setTimeout(() => {
+      reject(new Error(`function did not start: ${out}`));
+    }, 10_000);
     fn.stdout?.on('data', (c: Buffer) => {
       out += c.toString();
       const m = /"port":(\d+)/.exec(out);
@@ -129,7 +131,10 @@ describe('crossplane render', () => {
     const observedDir = join(work, `observed-${name}`);
     mkdirSync(observedDir, { recursive: true });
     const observed = composed(first).map((d) => asObserved(d));
-    writeFileSync(join(observedDir, 'observed.yaml'), observed.map((d) => stringify(d)).join('---\n'));
+    writeFileSync(
+      join(observedDir, 'observed.yaml'),
+      observed.map((d) => stringify(d)).join('---\n'),
+    );
     const second = render(name, [...extra, `--observed-resources=${observedDir}`]);
 
     expect(results(second)).toEqual([]);
@@ -181,7 +186,14 @@ describe('crossplane xpkg build', () => {
     ['apis', 'configuration'],
   ])('builds %s/ into the %s package', (root, what) => {
     const file = join(work, `${what}.xpkg`);
-    const r = cli(['xpkg', 'build', `--package-root=${root}`, `--examples-root=${join(work, 'none')}`, `-o`, file]);
+    const r = cli([
+      'xpkg',
+      'build',
+      `--package-root=${root}`,
+      `--examples-root=${join(work, 'none')}`,
+      `-o`,
+      file,
+    ]);
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(existsSync(file)).toBe(true);
   });

@@ -1,9 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  Ready,
-  RunFunctionResponse,
-  Severity,
-} from '@crossplane-org/function-sdk-typescript';
+import { Ready, RunFunctionResponse, Severity } from '@crossplane-org/function-sdk-typescript';
 
 import { runFunction } from '../src/function.js';
 import type { Obj } from '../src/observe.js';

@@ -18,6 +18,7 @@ export function expectGolden(name: string, actual: unknown): void {
     writeFileSync(path, text);
     return;
   }
-  if (!existsSync(path)) throw new Error(`golden file ${path} is missing; run with UPDATE_GOLDEN=1`);
+  if (!existsSync(path))
+    throw new Error(`golden file ${path} is missing; run with UPDATE_GOLDEN=1`);
   expect(JSON.parse(text)).toEqual(JSON.parse(readFileSync(path, 'utf8')));
 }

@@ -39,14 +39,49 @@ function makePki(): Pki {
   const dir = mkdtempSync(join(tmpdir(), 'cps-pki-'));
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   for (const ca of ['ca', 'rogue-ca']) {
-    openssl(['req', '-x509', ...ec, '-keyout', `${ca}.key`, '-out', `${ca}.crt`,
-      '-days', '1', '-subj', `/CN=${ca}`], dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        ...ec,
+        '-keyout',
+        `${ca}.key`,
+        '-out',
+        `${ca}.crt`,
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${ca}`,
+      ],
+      dir,
+    );
   }
   const issue = (name: string, ca: string, ext: string) => {
-    openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
+    openssl(
+      ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`],
+      dir,
+    );
     writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`,
-      '-CAcreateserial', '-days', '1', '-out', `${name}.crt`, '-extfile', `${name}.ext`], dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        `${ca}.crt`,
+        '-CAkey',
+        `${ca}.key`,
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-out',
+        `${name}.crt`,
+        '-extfile',
+        `${name}.ext`,
+      ],
+      dir,
+    );
   };
   issue('tls', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   issue('client', 'ca', 'extendedKeyUsage=clientAuth\n');
@@ -79,7 +114,9 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 10_000);
+    const timer = setTimeout(() => {
+      reject(new Error(`server did not start: ${out}`));
+    }, 10_000);
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const m = /"msg":"listening"/.test(out) ? /"port":(\d+)/.exec(out) : null;

@@ -146,10 +146,11 @@ export function observeAll(rsp: RunFunctionResponse): Record<string, Obj> {
 
 /** Everything a user could read that is not a composed resource: results, conditions, status. */
 export function userVisibleText(rsp: RunFunctionResponse, logs: string[]): string {
+  const composite: Obj | undefined = rsp.desired?.composite?.resource;
   return JSON.stringify({
     results: rsp.results,
     conditions: rsp.conditions,
-    status: (rsp.desired?.composite?.resource as Obj | undefined)?.status,
+    status: composite?.status,
     logs,
   });
 }

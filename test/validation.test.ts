@@ -6,11 +6,15 @@ import type { Obj } from '../src/observe.js';
 import { SOURCE_REQUIREMENT } from '../src/resolve.js';
 import { compositionInput, example, observeAll, request, testDeps } from './helpers.js';
 
-const AZURE_VAULT =
-  '/subscriptions/0/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-one';
+const AZURE_VAULT = '/subscriptions/0/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-one';
 
 function xr(spec: Obj, metadata: Obj = { name: 'db', namespace: 'team-a' }): Obj {
-  return { apiVersion: 'secrets.crossplatform.io/v1alpha1', kind: 'CrossPlatformSecret', metadata, spec };
+  return {
+    apiVersion: 'secrets.crossplatform.io/v1alpha1',
+    kind: 'CrossPlatformSecret',
+    metadata,
+    spec,
+  };
 }
 
 const gen = { generate: { length: 32 } };
@@ -22,7 +26,12 @@ const aws = (name: string, extra: Obj = {}) => ({
 function source(data: Record<string, Buffer>): Obj {
   const encoded: Record<string, string> = {};
   for (const [k, v] of Object.entries(data)) encoded[k] = v.toString('base64');
-  return { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'src', namespace: 'team-a' }, data: encoded };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'src', namespace: 'team-a' },
+    data: encoded,
+  };
 }
 
 const fromSrc = { fromSecret: { name: 'src', key: 'k' } };
@@ -69,13 +78,15 @@ const cases: Case[] = [
       value: gen,
       targets: [{ ...aws('a'), kubernetes: { name: 'x', key: 'y' } }],
     }),
-    fatal:
-      'invalid spec: spec.targets[0]: must set exactly one of: aws, azure, vault, kubernetes',
+    fatal: 'invalid spec: spec.targets[0]: must set exactly one of: aws, azure, vault, kubernetes',
   },
   {
     name: 'azure name with an underscore',
     reason: 'Key Vault names are 1-127 of 0-9, a-z, A-Z and -',
-    composite: xr({ value: gen, targets: [{ name: 'a', azure: { vaultId: AZURE_VAULT, name: 'db_pw' } }] }),
+    composite: xr({
+      value: gen,
+      targets: [{ name: 'a', azure: { vaultId: AZURE_VAULT, name: 'db_pw' } }],
+    }),
     fatal: 'invalid spec: spec.targets[0].azure.name: must match the pattern ^[0-9a-zA-Z-]+$',
   },
   {
@@ -93,7 +104,10 @@ const cases: Case[] = [
   {
     name: 'duplicate target names',
     reason: 'target names key the composed resources',
-    composite: xr({ value: gen, targets: [aws('a'), { name: 'a', kubernetes: { name: 'x', key: 'y' } }] }),
+    composite: xr({
+      value: gen,
+      targets: [aws('a'), { name: 'a', kubernetes: { name: 'x', key: 'y' } }],
+    }),
     fatal: 'invalid spec: spec.targets[1].name: duplicates the name of spec.targets[0]',
   },
   {
@@ -135,7 +149,10 @@ const cases: Case[] = [
   {
     name: 'vault path with the data/ prefix',
     reason: 'the provider adds data/ for KV v2; the prefix would be doubled',
-    composite: xr({ value: gen, targets: [{ name: 'a', vault: { mount: 'secret', path: 'data/db', key: 'k' } }] }),
+    composite: xr({
+      value: gen,
+      targets: [{ name: 'a', vault: { mount: 'secret', path: 'data/db', key: 'k' } }],
+    }),
     fatal:
       'invalid spec: spec.targets[0].vault.path: must not start with "data/": the provider ' +
       'adds the KV v2 data/ prefix itself; give the path inside the mount (a "data" segment ' +
@@ -144,13 +161,20 @@ const cases: Case[] = [
   {
     name: 'kubernetes target named like the store',
     reason: 'the target would overwrite the value store',
-    composite: xr({ value: gen, targets: [{ name: 'a', kubernetes: { name: 'db.value-store', key: 'k' } }] }),
-    fatal: "invalid spec: spec.targets[0].kubernetes.name: is the name of this secret's value store",
+    composite: xr({
+      value: gen,
+      targets: [{ name: 'a', kubernetes: { name: 'db.value-store', key: 'k' } }],
+    }),
+    fatal:
+      "invalid spec: spec.targets[0].kubernetes.name: is the name of this secret's value store",
   },
   {
     name: 'kubernetes target overwriting its own source',
     reason: 'the target would overwrite the Secret the value is copied from',
-    composite: xr({ value: fromSrc, targets: [{ name: 'a', kubernetes: { name: 'src', key: 'k' } }] }),
+    composite: xr({
+      value: fromSrc,
+      targets: [{ name: 'a', kubernetes: { name: 'src', key: 'k' } }],
+    }),
     fatal:
       'invalid spec: spec.targets[0].kubernetes.name: is the Secret named by ' +
       'spec.value.fromSecret; a target must not overwrite its own source',
@@ -190,8 +214,7 @@ const cases: Case[] = [
     reason: 'nothing to copy, and nothing stored yet',
     composite: xr({ value: fromSrc, targets: [aws('a')] }),
     required: [source({ other: Buffer.from('x') })],
-    fatal:
-      'cannot read spec.value.fromSecret: Secret "src" in namespace "team-a" has no key "k"',
+    fatal: 'cannot read spec.value.fromSecret: Secret "src" in namespace "team-a" has no key "k"',
   },
   {
     name: 'fromSecret Secret missing',

@@ -44,7 +44,8 @@ export function judgeManaged(
     resourceReady[key] = h.ready && h.synced;
     ready &&= h.ready;
     synced &&= h.synced;
-    if (h.problem !== '') problems.push(`${kind} ${getString(o, 'metadata', 'name') ?? key}: ${h.problem}`);
+    if (h.problem !== '')
+      problems.push(`${kind} ${getString(o, 'metadata', 'name') ?? key}: ${h.problem}`);
     if (part.holds !== undefined) {
       const held = part.holds(o);
       evidence = held.evidence;
@@ -54,7 +55,8 @@ export function judgeManaged(
   const holds = heldVersion === ctx.version;
   let message: string;
   if (problems.length > 0) message = problems.join('; ');
-  else if (!holds && heldVersion > 0) message = `holds version ${heldVersion}, moving to ${ctx.version}`;
+  else if (!holds && heldVersion > 0)
+    message = `holds version ${heldVersion}, moving to ${ctx.version}`;
   else if (!holds) message = 'waiting for the provider to report the value written';
   else message = `holds version ${ctx.version}`;
   return {

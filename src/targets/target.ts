@@ -69,5 +69,10 @@ export interface Target<S> {
   /** Extra store keys this target reads, per version (for example Vault's JSON document). */
   derivedKeys(s: S, target: string, version: number, value: Buffer): Record<string, Buffer>;
   compose(s: S, ctx: TargetContext): Composed[];
-  judge(s: S, ctx: TargetContext, observed: Readonly<Record<string, Obj>>, redact: Redactor): Judgement;
+  judge(
+    s: S,
+    ctx: TargetContext,
+    observed: Readonly<Record<string, Obj>>,
+    redact: Redactor,
+  ): Judgement;
 }

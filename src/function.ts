@@ -14,15 +14,16 @@ import {
 } from '@crossplane-org/function-sdk-typescript';
 import type { Logger } from 'pino';
 
-import { STORE_KEY, storeName } from './names.js';
-import { getString, isObj, type Obj } from './observe.js';
-import { checkValue, DEFAULT_AWS_RECOVERY_WINDOW, planTargets } from './plan.js';
+import { ANNOTATION_ROTATE, STORE_KEY, storeName } from './names.js';
+import { get, getNumber, getString, isObj, type Obj } from './observe.js';
+import { checkValue, DEFAULT_AWS_RECOVERY_WINDOW, planTargets, rotationPolicy } from './plan.js';
 import { resolveValue, SOURCE_REQUIREMENT, sourceSelector } from './resolve.js';
-import { parseInput, parseSpec } from './spec.js';
-import { conditions, targetStatus, type CompositeStatus } from './status.js';
+import { step, type StepOutput } from './rotation.js';
+import { parseInput, parseSpec, type SecretSpec } from './spec.js';
+import { conditions, targetStatus, type CompositeStatus, type RotationStatus } from './status.js';
 import { composeStore, readStore } from './store.js';
-import type { TargetContext } from './targets/target.js';
-import { Redactor, type RandomInt } from './value.js';
+import type { Previous, TargetContext } from './targets/target.js';
+import { generateValue, Redactor, type RandomInt } from './value.js';
 
 export interface Deps {
   logger: Logger;
@@ -95,8 +96,14 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
     composite: { name, namespace },
     storeName: store,
   });
-  if (plan.errors.length > 0) {
-    return fatal(rsp, 'InvalidSpec', `invalid spec: ${plan.errors.join('; ')}`);
+  const { policy, errors: policyErrors } = rotationPolicy(
+    spec.value,
+    input.value,
+    `${namespace}/${name}`,
+  );
+  const specErrors = [...plan.errors, ...policyErrors];
+  if (specErrors.length > 0) {
+    return fatal(rsp, 'InvalidSpec', `invalid spec: ${specErrors.join('; ')}`);
   }
 
   // Requirements must be returned on every call, or Crossplane sees them change and calls again.
@@ -126,46 +133,89 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
   }
   if (resolution.kind === 'fatal') return fatal(rsp, 'ValueUnavailable', resolution.message);
 
-  const { store: stored } = resolution;
-  const current = stored.values.get(stored.version) ?? Buffer.alloc(0);
-  const valueErrors = checkValue(current, plan.targets);
-  if (valueErrors.length > 0) {
-    return fatal(rsp, 'InvalidValue', `invalid value: ${valueErrors.join('; ')}`);
-  }
-
-  const redact = new Redactor([...stored.values.values()]);
-  const desired = rsp.desired ?? { composite: undefined, resources: {} };
-  rsp.desired = desired;
-  const status: CompositeStatus = {
-    version: stored.version,
-    store: { name: store, versions: [...stored.values.keys()].sort((a, b) => a - b) },
-    targets: [],
-  };
-
-  const derived: Record<string, Buffer> = {};
-  for (const t of plan.targets) {
-    for (const [v, value] of stored.values) {
-      Object.assign(derived, t.module.derivedKeys(t.settings, t.name, v, value));
-    }
-    const ctx: TargetContext = {
+  // Observe every target before deciding anything: the machine moves only on evidence.
+  const previous = previousTargets(xr);
+  const contexts = plan.targets.map((t) => ({
+    target: t,
+    ctx: {
       composite: { name, namespace },
       target: t.name,
       storeName: store,
-      version: stored.version,
-      values: stored.values,
+      values: resolution.store.values,
       providerConfigRef: t.providerConfigRef,
       defaults: {
         awsRecoveryWindowInDays:
           input.value.defaults?.aws?.recoveryWindowInDays ?? DEFAULT_AWS_RECOVERY_WINDOW,
       },
-    };
-    const judgement = t.module.judge(t.settings, ctx, observed, redact);
-    for (const c of t.module.compose(t.settings, ctx)) {
-      desired.resources[c.key] = resource(c.resource, judgement.resourceReady[c.key] === true);
+    },
+  }));
+  const observations = contexts.map(({ target: t, ctx }) =>
+    t.module.observe(t.settings, ctx, observed, previous.get(t.name)),
+  );
+
+  const from = resolution.store;
+  const committed = from.values.get(from.version);
+  const inFlight = from.rotation === undefined ? undefined : from.values.get(from.rotation.to);
+  const fresh = resolution.source;
+  const next = step({
+    policy,
+    store: from,
+    targets: plan.targets.map((t, i) => ({
+      name: t.name,
+      held: observations[i]?.heldVersion ?? 0,
+      referenced: observations[i]?.referencedVersion,
+      problem: observations[i]?.problem ?? '',
+    })),
+    token: getString(xr, 'metadata', 'annotations', ANNOTATION_ROTATE),
+    newValue: () => fresh ?? newValue(spec.value, deps),
+    sourceChanged:
+      fresh !== undefined &&
+      committed !== undefined &&
+      !fresh.equals(committed) &&
+      (inFlight === undefined || !fresh.equals(inFlight)),
+    now,
+  });
+
+  // Every value the store will hold is checked before anything is emitted.
+  for (const value of next.store.values.values()) {
+    const valueErrors = checkValue(value, plan.targets);
+    if (valueErrors.length > 0) {
+      return fatal(rsp, 'InvalidValue', `invalid value: ${valueErrors.join('; ')}`);
     }
-    const external = t.module.externalName(t.settings, namespace);
-    status.targets.push(targetStatus(t.name, t.platform, external, stored.version, judgement));
   }
+
+  const stored = next.store;
+  const redact = new Redactor([...from.values.values(), ...stored.values.values()]);
+  const desired = rsp.desired ?? { composite: undefined, resources: {} };
+  rsp.desired = desired;
+  const status: CompositeStatus = {
+    version: stored.version,
+    rotation: rotationStatus(next, xr, now),
+    store: { name: store, versions: [...stored.values.keys()].sort((a, b) => a - b) },
+    targets: [],
+  };
+
+  const derived: Record<string, Buffer> = {};
+  contexts.forEach(({ target: t, ctx }, i) => {
+    for (const [v, value] of stored.values) {
+      Object.assign(derived, t.module.derivedKeys(t.settings, t.name, v, value));
+    }
+    const version = next.desired.get(t.name) ?? stored.version;
+    const o = observations[i];
+    if (o === undefined) return;
+    const composedCtx: TargetContext = { ...ctx, values: stored.values, version };
+    const external = t.module.externalName(t.settings, namespace);
+    const ts = targetStatus(
+      { name: t.name, platform: t.platform, externalName: external, desiredVersion: version },
+      o,
+      redact,
+    );
+    for (const c of t.module.compose(t.settings, composedCtx)) {
+      const holdsValue = o.resourceHealthy[c.key] === true && ts.ready;
+      desired.resources[c.key] = resource(c.resource, holdsValue);
+    }
+    status.targets.push(ts);
+  });
 
   const storeObserved = storeRead.kind === 'ok';
   desired.resources[STORE_KEY] = resource(
@@ -173,14 +223,15 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
     storeObserved,
   );
 
-  const previous = isObj(desired.composite?.resource) ? desired.composite.resource : {};
-  const previousStatus = isObj(previous.status) ? previous.status : {};
+  const prior = isObj(desired.composite?.resource) ? desired.composite.resource : {};
+  const priorStatus = isObj(prior.status) ? prior.status : {};
   desired.composite = {
-    resource: { ...previous, status: { ...previousStatus, ...status } },
+    resource: { ...prior, status: { ...priorStatus, ...status } },
     connectionDetails: desired.composite?.connectionDetails ?? {},
     ready: desired.composite?.ready ?? Ready.READY_UNSPECIFIED,
   };
   rsp.conditions = conditions(status, storeObserved);
+  rsp.meta = { tag: rsp.meta?.tag ?? '', ttl: { seconds: ttlSeconds(next.wakeAt, now), nanos: 0 } };
 
   for (const w of [...plan.warnings, ...resolution.warnings]) {
     result(rsp, Severity.SEVERITY_WARNING, 'CheckSpec', redact.scrub(w));
@@ -196,7 +247,56 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
     );
     log.info({ version: 1, how: resolution.created }, 'value created');
   }
+  for (const e of next.events) {
+    const severity = e.warning ? Severity.SEVERITY_WARNING : Severity.SEVERITY_NORMAL;
+    result(rsp, severity, e.reason, redact.scrub(e.message));
+    if (e.reason !== 'RotationFailed') log.info({ reason: e.reason }, 'rotation');
+  }
   const ready = status.targets.filter((t) => t.ready).length;
-  log.debug({ version: stored.version, targets: status.targets.length, ready }, 'composed');
+  log.debug(
+    { version: stored.version, phase: next.phase, targets: status.targets.length, ready },
+    'composed',
+  );
   return rsp;
+}
+
+function newValue(spec: SecretSpec, deps: Deps): Buffer {
+  const gen = spec.value.generate ?? { length: 32, characters: 'alphanumeric' as const };
+  return generateValue(gen.length, gen.characters, deps.random);
+}
+
+/** What the last call recorded per target, read back from the observed composite's status. */
+function previousTargets(xr: unknown): Map<string, Previous> {
+  const out = new Map<string, Previous>();
+  const list = get(xr, 'status', 'targets');
+  if (!Array.isArray(list)) return out;
+  for (const t of list as unknown[]) {
+    const name = getString(t, 'name');
+    const held = getNumber(t, 'heldVersion');
+    if (name === undefined || held === undefined) continue;
+    out.set(name, { heldVersion: held, evidence: getString(t, 'evidence') ?? '' });
+  }
+  return out;
+}
+
+/** A phase keeps the time it began for as long as it lasts; a new phase begins now. */
+function rotationStatus(next: StepOutput, xr: unknown, now: Date): RotationStatus {
+  const before = getString(xr, 'status', 'rotation', 'phase');
+  const since = getString(xr, 'status', 'rotation', 'since');
+  return {
+    phase: next.phase,
+    version: next.version,
+    previousVersion: next.previousVersion,
+    since: before === next.phase && since !== undefined ? since : now.toISOString(),
+    startedAt: next.startedAt,
+    nextRotationAt: next.nextRotationAt,
+    reason: next.reason,
+  };
+}
+
+/** Called again when the next transition can happen, and at least once per default poll. */
+function ttlSeconds(wakeAt: number | undefined, now: Date): number {
+  if (wakeAt === undefined) return DEFAULT_TTL_SECONDS;
+  const seconds = Math.ceil((wakeAt - now.getTime()) / 1000);
+  return Math.min(DEFAULT_TTL_SECONDS, Math.max(1, seconds));
 }

@@ -9,6 +9,14 @@ export const LABEL_ROLE = 'secrets.crossplatform.io/role';
 
 export const ANNOTATION_VERSION = 'secrets.crossplatform.io/version';
 export const ANNOTATION_ROTATED_AT = 'secrets.crossplatform.io/rotated-at';
+export const ANNOTATION_TOKEN = 'secrets.crossplatform.io/rotation-token';
+export const ANNOTATION_NEXT_VERSION = 'secrets.crossplatform.io/next-version';
+export const ANNOTATION_STARTED_AT = 'secrets.crossplatform.io/rotation-started-at';
+export const ANNOTATION_FAILED_VERSION = 'secrets.crossplatform.io/failed-version';
+export const ANNOTATION_FAILED_AT = 'secrets.crossplatform.io/failed-at';
+
+/** On the composite: a new value (any token) asks for one rotation. */
+export const ANNOTATION_ROTATE = 'secrets.crossplatform.io/rotate';
 
 /** The composition-resource-name of the value store. */
 export const STORE_KEY = 'store';

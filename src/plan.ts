@@ -2,6 +2,8 @@
  * Rules the XRD schema cannot express, checked before anything is emitted: guardrails from the
  * Composition, per-platform names, targets that collide, and the value against every target.
  */
+import { parseDuration } from './duration.js';
+import { jitterFor, type Policy } from './rotation.js';
 import { bind, type BoundTarget } from './targets/registry.js';
 import type { FunctionInput, ProviderConfigRef, SecretSpec } from './spec.js';
 import { storeBytesPerVersion } from './store.js';
@@ -133,4 +135,78 @@ export function checkValue(value: Buffer, targets: PlannedTarget[]): string[] {
     );
   }
   return errors;
+}
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+const DEFAULT_DEADLINE = HOUR;
+
+/**
+ * Resolves the rotation policy: the spec's settings, the Composition's maximum period (which is
+ * also the period of a secret that sets none), and the composite's own jitter.
+ */
+export function rotationPolicy(
+  spec: SecretSpec,
+  input: FunctionInput,
+  identity: string,
+): { policy: Policy; errors: string[] } {
+  const r = spec.rotation;
+  const errors: string[] = [];
+  const max = parseMax(input.guardrails?.maxRotationPeriod, errors);
+  let every = r?.every === undefined ? undefined : parseDuration(r.every);
+  if (r?.every !== undefined && every === undefined) {
+    errors.push('spec.rotation.every: must be a duration such as 720h');
+  }
+  if (every !== undefined && spec.value.fromSecret !== undefined) {
+    errors.push(
+      'spec.rotation.every: a value copied from spec.value.fromSecret cannot be rotated on a ' +
+        'schedule; a change of the source starts a rotation',
+    );
+  } else if (every !== undefined && every < HOUR) {
+    errors.push('spec.rotation.every: must be at least 1h');
+  } else if (every !== undefined && max !== undefined && every > max.ms) {
+    errors.push(
+      `spec.rotation.every: must be at most ${max.text} (guardrail maxRotationPeriod of the ` +
+        'Composition)',
+    );
+  }
+  if (every === undefined && max !== undefined && spec.value.generate !== undefined) {
+    every = max.ms;
+  }
+  const deadline = r === undefined ? DEFAULT_DEADLINE : parseDuration(r.deadline);
+  if (deadline === undefined || deadline < MINUTE) {
+    errors.push('spec.rotation.deadline: must be a duration of at least 1m');
+  }
+  const strategy = r?.strategy ?? 'Simultaneous';
+  const names = spec.targets.map((t) => t.name);
+  if (strategy === 'Canary' && (r?.canary === undefined || !names.includes(r.canary))) {
+    errors.push('spec.rotation.canary: must name one of spec.targets when strategy is Canary');
+  }
+  if (strategy === 'Simultaneous' && r?.canary !== undefined) {
+    errors.push('spec.rotation.canary: is only allowed with strategy Canary');
+  }
+  return {
+    policy: {
+      every,
+      strategy,
+      canary: r?.canary,
+      deadline: deadline ?? DEFAULT_DEADLINE,
+      onFailure: r?.onFailure ?? 'Hold',
+      jitter: jitterFor(identity, every),
+    },
+    errors,
+  };
+}
+
+function parseMax(
+  text: string | undefined,
+  errors: string[],
+): { ms: number; text: string } | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < HOUR) {
+    errors.push('input.guardrails.maxRotationPeriod: must be a duration of at least 1h');
+    return undefined;
+  }
+  return { ms, text };
 }

@@ -2,7 +2,7 @@
  * Works out the value for this call. A stored value always wins: it is generated (or copied)
  * once, and every later call reuses it, so a plain reconcile never changes what targets hold.
  */
-import { get, getString, isObj } from './observe.js';
+import { get, isObj } from './observe.js';
 import type { SecretSpec } from './spec.js';
 import type { StoreRead, StoredValue } from './store.js';
 import { generateValue, type RandomInt } from './value.js';
@@ -24,6 +24,8 @@ export type Resolution =
       store: StoredValue;
       /** Set when this call created version 1. */
       created?: 'generated' | 'copied';
+      /** The fromSecret source's current value, when it was read. */
+      source?: Buffer;
       warnings: string[];
     };
 
@@ -65,17 +67,11 @@ export function resolveValue(args: ResolveArgs): Resolution {
     if (!args.source.resolved && store.kind === 'absent') return { kind: 'pending' };
     const source = args.source.resolved ? readSource(args, from.name, from.key) : undefined;
     if (store.kind === 'ok') {
-      const warnings: string[] = [];
-      const current = store.store.values.get(store.store.version);
       if (source !== undefined && !source.found) {
-        warnings.push(`spec.value.fromSecret: ${source.why}; targets keep the stored version`);
-      } else if (source?.found === true && current !== undefined && !source.value.equals(current)) {
-        warnings.push(
-          `spec.value.fromSecret: the source value changed; targets keep stored version ` +
-            `${store.store.version} until the change is rotated in`,
-        );
+        const warning = `spec.value.fromSecret: ${source.why}; targets keep the stored version`;
+        return { kind: 'ok', store: store.store, warnings: [warning] };
       }
-      return { kind: 'ok', store: store.store, warnings };
+      return { kind: 'ok', store: store.store, source: source?.value, warnings: [] };
     }
     if (source === undefined || !source.found) {
       const why = source?.why ?? 'the source Secret was not provided';
@@ -91,7 +87,7 @@ export function resolveValue(args: ResolveArgs): Resolution {
 }
 
 function first(value: Buffer, now: Date): StoredValue {
-  return { version: 1, values: new Map([[1, value]]), rotatedAt: now.toISOString() };
+  return { version: 1, values: new Map([[1, value]]), rotatedAt: now.toISOString(), token: '' };
 }
 
 /** The selector Crossplane uses to fetch the fromSecret source; sent on every call. */
@@ -99,8 +95,4 @@ export function sourceSelector(spec: SecretSpec, namespace: string) {
   const from = spec.value.fromSecret;
   if (from === undefined) return undefined;
   return { apiVersion: 'v1', kind: 'Secret', matchName: from.name, namespace };
-}
-
-export function sourceName(secret: unknown): string | undefined {
-  return getString(secret, 'metadata', 'name');
 }

@@ -53,9 +53,18 @@ export interface ValueSpec {
   fromSecret?: { name: string; key: string };
 }
 
+export interface RotationSpec {
+  every?: string;
+  strategy: 'Simultaneous' | 'Canary';
+  canary?: string;
+  deadline: string;
+  onFailure: 'Hold' | 'Rollback';
+}
+
 /** The composite's spec, as the XRD declares it; only validated values have this type. */
 export interface SecretSpec {
   value: ValueSpec;
+  rotation?: RotationSpec;
   targets: TargetSpec[];
 }
 
@@ -69,6 +78,7 @@ export interface FunctionInput {
   };
   guardrails?: {
     minLength?: number;
+    maxRotationPeriod?: string;
     allowedPlatforms?: Platform[];
   };
 }
@@ -109,10 +119,4 @@ export function parseInput(raw: unknown): ParseResult<FunctionInput> {
   const input = structuredClone(raw);
   if (!validate(input)) return { ok: false, errors: formatErrors('input', validate.errors) };
   return { ok: true, value: input };
-}
-
-export function platformOf(t: TargetSpec): Platform {
-  for (const p of PLATFORMS) if (t[p] !== undefined) return p;
-  // The schema's oneOf guarantees a platform; reaching here means the XRD and this code disagree.
-  throw new Error(`target "${t.name}" names no platform`);
 }

@@ -6,11 +6,14 @@
 import { Status, Target as ConditionTarget } from '@crossplane-org/function-sdk-typescript';
 import type { Condition } from '@crossplane-org/function-sdk-typescript';
 
+import type { Phase } from './rotation.js';
 import type { Platform } from './spec.js';
-import type { Judgement } from './targets/target.js';
+import type { Observation } from './targets/target.js';
+import { truncate, type Redactor } from './value.js';
 
 export const CONDITION_VALUE_STORED = 'ValueStored';
 export const CONDITION_TARGETS_READY = 'TargetsReady';
+export const CONDITION_ROTATION_HEALTHY = 'RotationHealthy';
 
 export interface TargetStatus {
   name: string;
@@ -25,27 +28,39 @@ export interface TargetStatus {
 }
 
 export function targetStatus(
-  name: string,
-  platform: Platform,
-  externalName: string,
-  desiredVersion: number,
-  j: Judgement,
+  t: { name: string; platform: Platform; externalName: string; desiredVersion: number },
+  o: Observation,
+  redact: Redactor,
 ): TargetStatus {
+  const ready = o.healthy && o.heldVersion === t.desiredVersion;
+  let message = `holds version ${t.desiredVersion}`;
+  if (o.problem !== '') message = o.problem;
+  else if (o.heldVersion > 0 && o.heldVersion !== t.desiredVersion) {
+    message = `holds version ${o.heldVersion}, moving to ${t.desiredVersion}`;
+  } else if (!ready) message = 'waiting for the provider to report the value written';
   return {
-    name,
-    platform,
-    externalName,
-    desiredVersion,
-    heldVersion: j.heldVersion,
-    evidence: j.evidence,
-    ready: j.ready,
-    synced: j.synced,
-    message: j.message,
+    ...t,
+    heldVersion: o.heldVersion,
+    evidence: truncate(redact.scrub(o.evidence)),
+    ready,
+    synced: o.synced,
+    message: truncate(redact.scrub(message)),
   };
+}
+
+export interface RotationStatus {
+  phase: Phase;
+  version: number;
+  previousVersion?: number;
+  since: string;
+  startedAt?: string;
+  nextRotationAt?: string;
+  reason: string;
 }
 
 export interface CompositeStatus {
   version: number;
+  rotation: RotationStatus;
   store: { name: string; versions: number[] };
   targets: TargetStatus[];
 }
@@ -62,38 +77,34 @@ function cond(type: string, ok: boolean, reason: string, message: string): Condi
 
 export function conditions(status: CompositeStatus, storeObserved: boolean): Condition[] {
   const v = status.version;
+  const store = status.store.name;
   const stored = storeObserved
-    ? cond(
-        CONDITION_VALUE_STORED,
-        true,
-        'Stored',
-        `version ${v} is stored in Secret ${status.store.name}`,
-      )
+    ? cond(CONDITION_VALUE_STORED, true, 'Stored', `version ${v} is stored in Secret ${store}`)
     : cond(
         CONDITION_VALUE_STORED,
         false,
         'Storing',
-        `waiting for Secret ${status.store.name} to store version ${v}`,
+        `waiting for Secret ${store} to store version ${v}`,
       );
   const waiting = status.targets
     .filter((t) => !t.ready)
     .map((t) => t.name)
     .sort();
   const total = status.targets.length;
-  const holding = total - waiting.length;
+  const wanted = new Set(status.targets.map((t) => t.desiredVersion));
+  const what = wanted.size === 1 ? `version ${[...wanted].join('')}` : 'the version they should';
+  const holding = `${total - waiting.length} of ${total} targets hold ${what}`;
   const targets =
     waiting.length === 0
-      ? cond(
-          CONDITION_TARGETS_READY,
-          true,
-          'AllTargetsReady',
-          `${total} of ${total} targets hold version ${v}`,
-        )
+      ? cond(CONDITION_TARGETS_READY, true, 'AllTargetsReady', holding)
       : cond(
           CONDITION_TARGETS_READY,
           false,
           'TargetsNotReady',
-          `${holding} of ${total} targets hold version ${v}; waiting for: ${waiting.join(', ')}`,
+          `${holding}; waiting for: ${waiting.join(', ')}`,
         );
-  return [stored, targets];
+  const r = status.rotation;
+  const healthy = r.phase !== 'Failed' && r.phase !== 'RollingBack';
+  const rotation = cond(CONDITION_ROTATION_HEALTHY, healthy, r.phase, r.reason);
+  return [stored, targets, rotation];
 }

@@ -4,8 +4,14 @@
  * managed resource's spec. Its annotations carry the version and rotation time, so the state
  * survives a lost composite status.
  */
+import { parseTime } from './duration.js';
 import {
+  ANNOTATION_FAILED_AT,
+  ANNOTATION_FAILED_VERSION,
+  ANNOTATION_NEXT_VERSION,
   ANNOTATION_ROTATED_AT,
+  ANNOTATION_STARTED_AT,
+  ANNOTATION_TOKEN,
   ANNOTATION_VERSION,
   labels,
   versionKey,
@@ -14,12 +20,18 @@ import {
 import { get, getString, isObj, type Obj } from './observe.js';
 
 export interface StoredValue {
-  /** The version every target should hold. */
+  /** The committed version: every target holds it when no rotation is in progress. */
   version: number;
   /** Value of each stored version. */
   values: Map<number, Buffer>;
-  /** When the current version was first stored (RFC 3339). */
+  /** When the committed version was first stored (RFC 3339). */
   rotatedAt: string;
+  /** The last manual rotation token consumed; the same token never starts a second rotation. */
+  token: string;
+  /** The rotation in progress, if any. */
+  rotation?: { to: number; startedAt: string };
+  /** The last rotation that failed and was rolled back, if any. */
+  failed?: { version: number; at: string };
 }
 
 export type StoreRead =
@@ -34,7 +46,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 export function readStore(observed: unknown): StoreRead {
   if (observed === undefined) return { kind: 'absent' };
   const raw = getString(observed, 'metadata', 'annotations', ANNOTATION_VERSION);
-  const version = raw !== undefined && /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : undefined;
+  const version = positive(raw ?? '');
   if (version === undefined) {
     return { kind: 'invalid', reason: `annotation ${ANNOTATION_VERSION} is missing or invalid` };
   }
@@ -56,8 +68,40 @@ export function readStore(observed: unknown): StoreRead {
       reason: `key ${versionKey(version)} of the current version is missing`,
     };
   }
-  const rotatedAt = getString(observed, 'metadata', 'annotations', ANNOTATION_ROTATED_AT) ?? '';
-  return { kind: 'ok', store: { version, values, rotatedAt } };
+  const note = (name: string) => getString(observed, 'metadata', 'annotations', name) ?? '';
+  const store: StoredValue = {
+    version,
+    values,
+    rotatedAt: note(ANNOTATION_ROTATED_AT),
+    token: note(ANNOTATION_TOKEN),
+  };
+  const next = positive(note(ANNOTATION_NEXT_VERSION));
+  if (note(ANNOTATION_NEXT_VERSION) !== '') {
+    const startedAt = note(ANNOTATION_STARTED_AT);
+    if (next === undefined || next <= version || !values.has(next)) {
+      return {
+        kind: 'invalid',
+        reason: `annotation ${ANNOTATION_NEXT_VERSION} names no stored version`,
+      };
+    }
+    if (parseTime(startedAt) === undefined) {
+      return {
+        kind: 'invalid',
+        reason: `annotation ${ANNOTATION_STARTED_AT} is missing or invalid`,
+      };
+    }
+    store.rotation = { to: next, startedAt };
+  }
+  const failedVersion = positive(note(ANNOTATION_FAILED_VERSION));
+  const failedAt = note(ANNOTATION_FAILED_AT);
+  if (failedVersion !== undefined && parseTime(failedAt) !== undefined) {
+    store.failed = { version: failedVersion, at: failedAt };
+  }
+  return { kind: 'ok', store };
+}
+
+function positive(text: string): number | undefined {
+  return /^[1-9][0-9]{0,8}$/.test(text) ? Number(text) : undefined;
 }
 
 export interface StoreParams {
@@ -79,8 +123,18 @@ export function composeStore(p: StoreParams): Obj {
     const value = p.derived[key];
     if (value !== undefined) data[key] = value.toString('base64');
   }
-  const annotations: Record<string, string> = { [ANNOTATION_VERSION]: String(p.store.version) };
-  if (p.store.rotatedAt !== '') annotations[ANNOTATION_ROTATED_AT] = p.store.rotatedAt;
+  const st = p.store;
+  const annotations: Record<string, string> = { [ANNOTATION_VERSION]: String(st.version) };
+  if (st.rotatedAt !== '') annotations[ANNOTATION_ROTATED_AT] = st.rotatedAt;
+  if (st.token !== '') annotations[ANNOTATION_TOKEN] = st.token;
+  if (st.rotation !== undefined) {
+    annotations[ANNOTATION_NEXT_VERSION] = String(st.rotation.to);
+    annotations[ANNOTATION_STARTED_AT] = st.rotation.startedAt;
+  }
+  if (st.failed !== undefined) {
+    annotations[ANNOTATION_FAILED_VERSION] = String(st.failed.version);
+    annotations[ANNOTATION_FAILED_AT] = st.failed.at;
+  }
   return {
     apiVersion: 'v1',
     kind: 'Secret',

@@ -5,7 +5,7 @@
 import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
 import { get, getString } from '../observe.js';
 import type { AwsSettings } from '../spec.js';
-import { judgeManaged, managedSpec, type ManagedPart } from './managed.js';
+import { managedSpec, observeManaged, type ManagedPart } from './managed.js';
 import type { Target, TargetContext } from './target.js';
 
 const GROUP = 'secretsmanager.aws.m.upbound.io/v1beta1';
@@ -81,5 +81,6 @@ export const aws = {
   externalName: (s) => `${s.region}:${s.name}`,
   derivedKeys: () => ({}),
   compose: (s, ctx) => parts(s, ctx).map((p) => p.composed),
-  judge: (s, ctx, observed, redact) => judgeManaged(ctx, parts(s, ctx), observed, redact),
+  observe: (s, ctx, observed, previous) =>
+    observeManaged(parts(s, { ...ctx, version: 0 }), observed, previous),
 } satisfies Target<AwsSettings>;

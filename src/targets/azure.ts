@@ -5,7 +5,7 @@
 import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
 import { getString } from '../observe.js';
 import type { AzureSettings } from '../spec.js';
-import { judgeManaged, managedSpec, type ManagedPart } from './managed.js';
+import { managedSpec, observeManaged, type ManagedPart } from './managed.js';
 import type { Target, TargetContext } from './target.js';
 
 function parts(s: AzureSettings, ctx: TargetContext): ManagedPart[] {
@@ -50,5 +50,6 @@ export const azure = {
   externalName: (s) => `${s.vaultId.split('/').pop() ?? ''}/${s.name}`,
   derivedKeys: () => ({}),
   compose: (s, ctx) => parts(s, ctx).map((p) => p.composed),
-  judge: (s, ctx, observed, redact) => judgeManaged(ctx, parts(s, ctx), observed, redact),
+  observe: (s, ctx, observed, previous) =>
+    observeManaged(parts(s, { ...ctx, version: 0 }), observed, previous),
 } satisfies Target<AzureSettings>;

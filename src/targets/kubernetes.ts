@@ -6,8 +6,7 @@
 import { labels, targetResourceName } from '../names.js';
 import { get, getString, isObj, type Obj } from '../observe.js';
 import type { KubernetesSettings } from '../spec.js';
-import { truncate } from '../value.js';
-import { judgeManaged, managedSpec } from './managed.js';
+import { managedSpec, observeManaged } from './managed.js';
 import type { Target, TargetContext } from './target.js';
 
 function namespaceOf(s: KubernetesSettings, composite: string): string {
@@ -90,40 +89,32 @@ export const kubernetes = {
   externalName: (s, namespace) => `${namespaceOf(s, namespace)}/${s.name}#${s.key}`,
   derivedKeys: () => ({}),
   compose: (s, ctx) => [composed(s, ctx)],
-  judge: (s, ctx, observed, redact) => {
-    const part = composed(s, ctx);
+  observe: (s, ctx, observed, previous) => {
+    const part = composed(s, { ...ctx, version: 0 });
     if (!local(s, ctx.composite.namespace)) {
-      return judgeManaged(
-        ctx,
-        [
-          {
-            composed: part,
-            holds: (o) => {
-              // The provider may run with --sanitize-secrets; then only our spec says it.
-              const seen = get(o, 'status', 'atProvider', 'manifest', 'data');
-              const data = isObj(seen) ? seen : get(o, 'spec', 'forProvider', 'manifest', 'data');
-              const v = versionIn(data, s.key, ctx.values);
-              return { version: v === 0 ? undefined : v, evidence: '' };
-            },
-          },
-        ],
-        observed,
-        redact,
-      );
+      const holds = (o: Obj) => {
+        // The provider may run with --sanitize-secrets; then only our spec says it.
+        const seen = get(o, 'status', 'atProvider', 'manifest', 'data');
+        const data = isObj(seen) ? seen : get(o, 'spec', 'forProvider', 'manifest', 'data');
+        const v = versionIn(data, s.key, ctx.values);
+        return { version: v === 0 ? undefined : v, evidence: '' };
+      };
+      return observeManaged([{ composed: part, holds }], observed, previous);
     }
+    // A Secret composed directly has no provider: its observed data is the evidence itself.
     const o = observed[part.key];
     const held = o === undefined ? 0 : versionIn(get(o, 'data'), s.key, ctx.values);
-    const ready = held === ctx.version;
-    let message = `holds version ${ctx.version}`;
-    if (o === undefined) message = 'waiting for Secret to be created';
-    else if (!ready) message = `key ${s.key} does not hold version ${ctx.version}`;
+    let problem = '';
+    if (o === undefined) problem = 'waiting for Secret to be created';
+    else if (held === 0) problem = `key ${s.key} holds no stored version`;
     return {
       heldVersion: held,
+      referencedVersion: held === 0 ? undefined : held,
       evidence: o === undefined ? '' : (getString(o, 'metadata', 'resourceVersion') ?? ''),
-      ready,
+      healthy: o !== undefined,
       synced: o !== undefined,
-      message: truncate(redact.scrub(message)),
-      resourceReady: { [part.key]: ready },
+      problem,
+      resourceHealthy: { [part.key]: o !== undefined },
     };
   },
 } satisfies Target<KubernetesSettings>;

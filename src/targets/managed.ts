@@ -1,7 +1,6 @@
 import { getString, health, type Obj } from '../observe.js';
 import type { ProviderConfigRef } from '../spec.js';
-import { truncate, type Redactor } from '../value.js';
-import type { Composed, Judgement, TargetContext } from './target.js';
+import type { Composed, Observation, Previous } from './target.js';
 
 /** Spec fields every managed resource we emit carries. */
 export function managedSpec(forProvider: Obj, ref: ProviderConfigRef): Obj {
@@ -15,56 +14,64 @@ export interface ManagedPart {
 }
 
 /**
- * Judges a target made of managed resources: every part must be observed, Ready and Synced for
- * its current generation, and the value-holding part must reference the desired version.
+ * Observes a target made of managed resources. It holds a version only when every part is
+ * observed, Ready and Synced for its current generation, the value-holding part references that
+ * version, and (when the last call recorded evidence for another version) the platform's version
+ * evidence has moved since: a Ready condition alone proves nothing.
  */
-export function judgeManaged(
-  ctx: TargetContext,
+export function observeManaged(
   parts: ManagedPart[],
   observed: Readonly<Record<string, Obj>>,
-  redact: Redactor,
-): Judgement {
-  const resourceReady: Record<string, boolean> = {};
+  previous: Previous | undefined,
+): Observation {
+  const resourceHealthy: Record<string, boolean> = {};
   const problems: string[] = [];
-  let ready = true;
+  let healthy = true;
   let synced = true;
   let heldVersion = 0;
+  let referencedVersion: number | undefined;
   let evidence = '';
   for (const part of parts) {
     const { key, resource } = part.composed;
     const kind = String(resource.kind);
     const o = observed[key];
     if (o === undefined) {
-      resourceReady[key] = false;
-      ready = synced = false;
+      resourceHealthy[key] = false;
+      healthy = synced = false;
       problems.push(`waiting for ${kind} to be created`);
       continue;
     }
     const h = health(o);
-    resourceReady[key] = h.ready && h.synced;
-    ready &&= h.ready;
+    resourceHealthy[key] = h.ready && h.synced;
+    healthy &&= h.ready;
     synced &&= h.synced;
-    if (h.problem !== '')
-      problems.push(`${kind} ${getString(o, 'metadata', 'name') ?? key}: ${h.problem}`);
-    if (part.holds !== undefined) {
-      const held = part.holds(o);
-      evidence = held.evidence;
-      if (h.ready && h.synced && held.version !== undefined) heldVersion = held.version;
+    const name = getString(o, 'metadata', 'name') ?? key;
+    if (h.problem !== '') problems.push(`${kind} ${name}: ${h.problem}`);
+    if (part.holds === undefined) continue;
+    const held = part.holds(o);
+    evidence = held.evidence;
+    referencedVersion = held.version;
+    if (!(h.ready && h.synced) || held.version === undefined) continue;
+    const unmoved =
+      previous !== undefined &&
+      previous.heldVersion > 0 &&
+      previous.heldVersion !== held.version &&
+      previous.evidence !== '' &&
+      previous.evidence === held.evidence;
+    if (unmoved) {
+      heldVersion = previous.heldVersion;
+      problems.push(`${kind} ${name}: the platform still reports the version it had before`);
+    } else {
+      heldVersion = held.version;
     }
   }
-  const holds = heldVersion === ctx.version;
-  let message: string;
-  if (problems.length > 0) message = problems.join('; ');
-  else if (!holds && heldVersion > 0)
-    message = `holds version ${heldVersion}, moving to ${ctx.version}`;
-  else if (!holds) message = 'waiting for the provider to report the value written';
-  else message = `holds version ${ctx.version}`;
   return {
     heldVersion,
-    evidence: truncate(redact.scrub(evidence)),
-    ready: ready && synced && holds,
+    referencedVersion,
+    evidence,
+    healthy: healthy && synced,
     synced,
-    message: truncate(redact.scrub(message)),
-    resourceReady,
+    problem: problems.join('; '),
+    resourceHealthy,
   };
 }

@@ -1,19 +1,22 @@
 import type { Obj } from '../observe.js';
 import type { Platform, ProviderConfigRef, TargetSpec } from '../spec.js';
-import type { Redactor } from '../value.js';
 
-/** What a platform module needs to know to compose and judge one target. */
-export interface TargetContext {
+/** What a platform module needs to know to observe one target. */
+export interface BaseContext {
   composite: { name: string; namespace: string };
   /** Name of the composite's target entry. */
   target: string;
   storeName: string;
-  /** The version this target should hold now. */
-  version: number;
-  /** Every stored version's value; the current one is `values.get(version)`. */
+  /** Every stored version's value, as observed and as desired. */
   values: ReadonlyMap<number, Buffer>;
   providerConfigRef: ProviderConfigRef;
   defaults: { awsRecoveryWindowInDays: number };
+}
+
+/** What a platform module needs to know to compose one target. */
+export interface TargetContext extends BaseContext {
+  /** The version this target should hold now. */
+  version: number;
 }
 
 export interface CheckContext {
@@ -35,16 +38,27 @@ export interface Composed {
   resource: Obj;
 }
 
-export interface Judgement {
+/** What the last call recorded in the composite's status for a target. */
+export interface Previous {
+  heldVersion: number;
+  evidence: string;
+}
+
+/** What the observed state proves about a target, whatever version it should hold. */
+export interface Observation {
   /** The version the observed state proves the target holds; 0 until proven. */
   heldVersion: number;
+  /** The version the observed value-holding resource references, proven or not. */
+  referencedVersion?: number;
   /** The platform's own version marker (AWS versionId, Azure version, ...), or empty. */
   evidence: string;
-  ready: boolean;
+  /** Every part observed, Ready and Synced for its current generation. */
+  healthy: boolean;
   synced: boolean;
-  message: string;
-  /** Readiness of each composed resource of this target, by composition-resource-name. */
-  resourceReady: Record<string, boolean>;
+  /** What is wrong, in the provider's words where it said something; empty when nothing. */
+  problem: string;
+  /** Health of each composed resource of this target, by composition-resource-name. */
+  resourceHealthy: Record<string, boolean>;
 }
 
 /**
@@ -69,10 +83,10 @@ export interface Target<S> {
   /** Extra store keys this target reads, per version (for example Vault's JSON document). */
   derivedKeys(s: S, target: string, version: number, value: Buffer): Record<string, Buffer>;
   compose(s: S, ctx: TargetContext): Composed[];
-  judge(
+  observe(
     s: S,
-    ctx: TargetContext,
+    ctx: BaseContext,
     observed: Readonly<Record<string, Obj>>,
-    redact: Redactor,
-  ): Judgement;
+    previous: Previous | undefined,
+  ): Observation;
 }

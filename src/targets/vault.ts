@@ -6,7 +6,7 @@
 import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
 import { getString } from '../observe.js';
 import type { VaultSettings } from '../spec.js';
-import { judgeManaged, managedSpec, type ManagedPart } from './managed.js';
+import { managedSpec, observeManaged, type ManagedPart } from './managed.js';
 import type { Target, TargetContext } from './target.js';
 
 const GROUP = 'kv.vault.m.upbound.io/v1alpha1';
@@ -71,5 +71,6 @@ export const vault = {
     [documentKey(target, version)]: document(s, value),
   }),
   compose: (s, ctx) => parts(s, ctx).map((p) => p.composed),
-  judge: (s, ctx, observed, redact) => judgeManaged(ctx, parts(s, ctx), observed, redact),
+  observe: (s, ctx, observed, previous) =>
+    observeManaged(parts(s, { ...ctx, version: 0 }), observed, previous),
 } satisfies Target<VaultSettings>;

@@ -1,0 +1,269 @@
+/**
+ * The rotation state machine. One pure step from (policy, stored state, what each target is
+ * observed to hold, now) to the stored state to write, the version each target should hold and
+ * the phase to report. The store carries the whole state, so a lost composite status loses
+ * nothing; values are only ever added under a fresh version number, never changed.
+ */
+import { createHash } from 'node:crypto';
+
+import { parseTime } from './duration.js';
+import type { StoredValue } from './store.js';
+
+export type Phase = 'Idle' | 'Staged' | 'Canary' | 'Propagating' | 'RollingBack' | 'Failed';
+
+export interface Policy {
+  /** Scheduled period in ms; undefined when only tokens and source changes rotate. */
+  every?: number;
+  strategy: 'Simultaneous' | 'Canary';
+  canary?: string;
+  /** How long a rotation may take, in ms. */
+  deadline: number;
+  onFailure: 'Hold' | 'Rollback';
+  /** Deterministic offset added to the schedule, in ms. */
+  jitter: number;
+}
+
+export interface TargetState {
+  name: string;
+  /** The version the observed state proves the target holds; 0 when none. */
+  held: number;
+  /** The version its observed value-holding resource references, proven or not. */
+  referenced?: number;
+  /** What is wrong with it, in the provider's words; empty when nothing. */
+  problem: string;
+}
+
+export interface StepInput {
+  policy: Policy;
+  store: StoredValue;
+  targets: TargetState[];
+  /** The composite's rotate annotation, if set. */
+  token?: string;
+  /** Makes the value of a new version: generated, or the fromSecret source. */
+  newValue: () => Buffer;
+  /** Why a rotation is wanted that no schedule or token asks for (a changed source). */
+  sourceChanged: boolean;
+  now: Date;
+}
+
+export interface Event {
+  warning: boolean;
+  reason: string;
+  message: string;
+}
+
+export interface StepOutput {
+  store: StoredValue;
+  /** The version each target should hold now, by target name. */
+  desired: Map<string, number>;
+  phase: Phase;
+  reason: string;
+  /** The version being rolled out, or the committed one when no rotation is in progress. */
+  version: number;
+  previousVersion?: number;
+  startedAt?: string;
+  nextRotationAt?: string;
+  events: Event[];
+  /** When the next transition can happen without anything else changing. */
+  wakeAt?: number;
+}
+
+/** Up to a tenth of the period, at most an hour, the same for the same composite every time. */
+export function jitterFor(identity: string, every: number | undefined): number {
+  if (every === undefined) return 0;
+  const spread = Math.min(every / 10, 3_600_000);
+  const n = createHash('sha256').update(identity).digest().readUInt32BE(0);
+  return Math.floor((n / 0x1_0000_0000) * spread);
+}
+
+function all(targets: TargetState[], v: number): Map<string, number> {
+  return new Map(targets.map((t) => [t.name, v]));
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function dueAt(policy: Policy, store: StoredValue): number | undefined {
+  if (policy.every === undefined) return undefined;
+  const base = Math.max(parseTime(store.rotatedAt) ?? 0, parseTime(store.failed?.at) ?? 0);
+  return base + policy.every + policy.jitter;
+}
+
+function failures(targets: TargetState[], desired: Map<string, number>): string {
+  const lagging = targets.filter((t) => t.held !== desired.get(t.name));
+  return lagging
+    .map((t) => `${t.name}: ${t.problem === '' ? 'has not reported the new version' : t.problem}`)
+    .join('; ');
+}
+
+export function step(input: StepInput): StepOutput {
+  const { policy, targets, now } = input;
+  const st: StoredValue = { ...input.store, values: new Map(input.store.values) };
+  const events: Event[] = [];
+  const from = st.version;
+  const newToken = input.token !== undefined && input.token !== '' && input.token !== st.token;
+
+  if (st.rotation === undefined) {
+    const due = dueAt(policy, st);
+    let trigger: string | undefined;
+    if (newToken) trigger = 'requested by the rotate annotation';
+    else if (input.sourceChanged) trigger = 'the fromSecret source changed';
+    else if (due !== undefined && now.getTime() >= due) trigger = 'the rotation period elapsed';
+    if (trigger !== undefined) {
+      // Never reuse a number: a rolled-back version's value must not come back under it.
+      const to = Math.max(from, st.failed?.version ?? 0, ...st.values.keys()) + 1;
+      st.values.set(to, input.newValue());
+      st.rotation = { to, startedAt: now.toISOString() };
+      if (newToken) st.token = input.token ?? '';
+      events.push({
+        warning: false,
+        reason: 'RotationStarted',
+        message: `version ${to} stored; ${trigger}`,
+      });
+      return {
+        store: st,
+        desired: all(targets, from),
+        phase: 'Staged',
+        reason: `version ${to} is stored; no target moves until the store holds it`,
+        version: to,
+        previousVersion: from,
+        startedAt: st.rotation.startedAt,
+        events,
+      };
+    }
+    const failedRecently =
+      st.failed !== undefined && (parseTime(st.failed.at) ?? 0) >= (parseTime(st.rotatedAt) ?? 0);
+    return {
+      store: st,
+      desired: all(targets, from),
+      phase: failedRecently ? 'Failed' : 'Idle',
+      reason:
+        failedRecently && st.failed !== undefined
+          ? `the rotation to version ${st.failed.version} failed and was rolled back to ` +
+            `version ${from}`
+          : `every target should hold version ${from}`,
+      version: from,
+      nextRotationAt: due === undefined ? undefined : iso(due),
+      events,
+      wakeAt: due,
+    };
+  }
+
+  const to = st.rotation.to;
+  let started = parseTime(st.rotation.startedAt) ?? now.getTime();
+  if (newToken) {
+    st.token = input.token ?? '';
+    if (now.getTime() >= started + policy.deadline) {
+      // An operator asks to try again: same value, fresh deadline.
+      st.rotation = { to, startedAt: now.toISOString() };
+      started = now.getTime();
+      events.push({
+        warning: false,
+        reason: 'RotationRestarted',
+        message: `the rotation to version ${to} starts again with the same value`,
+      });
+    }
+  }
+  const deadlineAt = started + policy.deadline;
+  const base = { version: to, previousVersion: from, startedAt: st.rotation.startedAt };
+
+  if (targets.every((t) => t.held === to)) {
+    st.version = to;
+    st.rotatedAt = st.rotation.startedAt;
+    st.rotation = undefined;
+    st.failed = undefined;
+    for (const v of [...st.values.keys()]) if (v !== to) st.values.delete(v);
+    const due = dueAt(policy, st);
+    events.push({
+      warning: false,
+      reason: 'RotationCompleted',
+      message: `every target holds version ${to}; version ${from} is removed from the store`,
+    });
+    return {
+      store: st,
+      desired: all(targets, to),
+      phase: 'Idle',
+      reason: `every target should hold version ${to}`,
+      version: to,
+      nextRotationAt: due === undefined ? undefined : iso(due),
+      events,
+      wakeAt: due,
+    };
+  }
+
+  if (now.getTime() >= deadlineAt) {
+    if (policy.onFailure === 'Rollback') {
+      const desired = all(targets, from);
+      if (targets.every((t) => t.held === from)) {
+        st.values.delete(to);
+        st.rotation = undefined;
+        st.failed = { version: to, at: now.toISOString() };
+        events.push({
+          warning: true,
+          reason: 'RotationRolledBack',
+          message: `every target holds version ${from} again; version ${to} is discarded`,
+        });
+        const due = dueAt(policy, st);
+        return {
+          store: st,
+          desired,
+          phase: 'Failed',
+          reason: `the rotation to version ${to} failed and was rolled back to version ${from}`,
+          version: from,
+          nextRotationAt: due === undefined ? undefined : iso(due),
+          events,
+          wakeAt: due,
+        };
+      }
+      const why = failures(targets, all(targets, to));
+      events.push({
+        warning: true,
+        reason: 'RotationFailed',
+        message: `the rotation to version ${to} passed its deadline; rolling back: ${why}`,
+      });
+      return { ...base, store: st, desired, phase: 'RollingBack', reason: why, events };
+    }
+    // Hold: nothing moves further; each target stays on what it was last pointed at.
+    const desired = new Map(
+      targets.map((t) => [
+        t.name,
+        t.referenced === to || t.referenced === from ? t.referenced : from,
+      ]),
+    );
+    const why = failures(targets, all(targets, to));
+    events.push({
+      warning: true,
+      reason: 'RotationFailed',
+      message:
+        `the rotation to version ${to} passed its deadline and is held: ${why}; set a new ` +
+        'rotate annotation to retry with the same value',
+    });
+    return { ...base, store: st, desired, phase: 'Failed', reason: why, events };
+  }
+
+  const canary =
+    policy.strategy === 'Canary' ? targets.find((t) => t.name === policy.canary) : undefined;
+  if (canary !== undefined && canary.held !== to) {
+    const desired = new Map(targets.map((t) => [t.name, t === canary ? to : from]));
+    return {
+      ...base,
+      store: st,
+      desired,
+      phase: 'Canary',
+      reason: `waiting for canary ${canary.name}: ${failures([canary], desired)}`,
+      events,
+      wakeAt: deadlineAt,
+    };
+  }
+  const desired = all(targets, to);
+  return {
+    ...base,
+    store: st,
+    desired,
+    phase: 'Propagating',
+    reason: `waiting for ${failures(targets, desired)}`,
+    events,
+    wakeAt: deadlineAt,
+  };
+}

@@ -115,7 +115,9 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
 
   const observed = observedObjects(req);
   const storeRead = readStore(observed[STORE_KEY]);
+  const token = getString(xr, 'metadata', 'annotations', ANNOTATION_ROTATE) ?? '';
   const resolution = resolveValue({
+    token,
     spec: spec.value,
     store: storeRead,
     storeName: store,
@@ -166,7 +168,7 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
       referenced: observations[i]?.referencedVersion,
       problem: observations[i]?.problem ?? '',
     })),
-    token: getString(xr, 'metadata', 'annotations', ANNOTATION_ROTATE),
+    token,
     newValue: () => fresh ?? newValue(spec.value, deps),
     sourceChanged:
       fresh !== undefined &&

@@ -37,6 +37,8 @@ export interface ResolveArgs {
   source: SourceLookup;
   now: Date;
   random: RandomInt;
+  /** The composite's rotate annotation: a token present at creation is consumed by it. */
+  token: string;
 }
 
 type SourceRead = { found: true; value: Buffer } | { found: false; why: string };
@@ -77,17 +79,22 @@ export function resolveValue(args: ResolveArgs): Resolution {
       const why = source?.why ?? 'the source Secret was not provided';
       return { kind: 'fatal', message: `cannot read spec.value.fromSecret: ${why}` };
     }
-    return { kind: 'ok', store: first(source.value, args.now), created: 'copied', warnings: [] };
+    return { kind: 'ok', store: first(source.value, args), created: 'copied', warnings: [] };
   }
 
   if (store.kind === 'ok') return { kind: 'ok', store: store.store, warnings: [] };
   const gen = spec.value.generate ?? { length: 32, characters: 'alphanumeric' };
   const value = generateValue(gen.length, gen.characters, args.random);
-  return { kind: 'ok', store: first(value, args.now), created: 'generated', warnings: [] };
+  return { kind: 'ok', store: first(value, args), created: 'generated', warnings: [] };
 }
 
-function first(value: Buffer, now: Date): StoredValue {
-  return { version: 1, values: new Map([[1, value]]), rotatedAt: now.toISOString(), token: '' };
+function first(value: Buffer, args: ResolveArgs): StoredValue {
+  return {
+    version: 1,
+    values: new Map([[1, value]]),
+    rotatedAt: args.now.toISOString(),
+    token: args.token,
+  };
 }
 
 /** The selector Crossplane uses to fetch the fromSecret source; sent on every call. */

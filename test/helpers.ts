@@ -10,6 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import type { Deps } from '../src/function.js';
 import { newLogger } from '../src/logger.js';
 import type { Obj } from '../src/observe.js';
+import { observeOne, reconcile } from './provider-sim.js';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
 export const SHARED = `${ROOT}../shared`;
@@ -107,41 +108,20 @@ export function storeValue(rsp: RunFunctionResponse, version = 1): Buffer {
   return Buffer.from(encoded, 'base64');
 }
 
-const MANAGED_READY = [
-  { type: 'Ready', status: 'True', reason: 'Available', observedGeneration: 1 },
-  { type: 'Synced', status: 'True', reason: 'ReconcileSuccess', observedGeneration: 1 },
-  { type: 'LastAsyncOperation', status: 'True', reason: 'Success' },
-];
-
 /**
  * What the API server and a real provider would report back for a desired resource once it is
- * applied and reconciled: generation 1, Ready/Synced/LastAsyncOperation True, and the
- * platform's version evidence in atProvider.
+ * applied and reconciled for the first time.
  */
-export function asObserved(desired: Obj, evidence = '1'): Obj {
-  const o = structuredClone(desired);
-  const meta = (o.metadata ?? {}) as Obj;
-  o.metadata = { ...meta, generation: 1, resourceVersion: `rv-${evidence}`, uid: 'uid-1' };
-  if (o.apiVersion === 'v1') return o;
-  const spec = (o.spec ?? {}) as { forProvider?: Obj };
-  let atProvider: Obj = {};
-  if (o.kind === 'SecretVersion') {
-    atProvider = { versionId: `aws-version-${evidence}`, versionStages: ['AWSCURRENT'] };
-  } else if (String(o.apiVersion).startsWith('keyvault.')) {
-    atProvider = { version: `azure-version-${evidence}` };
-  } else if (o.kind === 'SecretV2') {
-    atProvider = { metadata: { version: evidence } };
-  } else if (o.kind === 'Object') {
-    atProvider = { manifest: spec.forProvider?.manifest };
-  }
-  o.status = { atProvider, conditions: structuredClone(MANAGED_READY) };
-  return o;
+export function asObserved(desired: Obj): Obj {
+  const key =
+    ((desired.metadata as Obj | undefined)?.annotations as Record<string, string> | undefined)?.[
+      'crossplane.io/composition-resource-name'
+    ] ?? String((desired.metadata as Obj | undefined)?.name);
+  return observeOne(key, desired, undefined);
 }
 
 export function observeAll(rsp: RunFunctionResponse): Record<string, Obj> {
-  const out: Record<string, Obj> = {};
-  for (const [k, v] of Object.entries(desiredObjects(rsp))) out[k] = asObserved(v);
-  return out;
+  return reconcile(desiredObjects(rsp), {});
 }
 
 /** Everything a user could read that is not a composed resource: results, conditions, status. */

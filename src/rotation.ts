@@ -192,6 +192,14 @@ export function step(input: StepInput): StepOutput {
     };
   }
 
+  const canary =
+    policy.strategy === 'Canary' ? targets.find((t) => t.name === policy.canary) : undefined;
+  const canaryFirst = canary !== undefined && canary.held !== to;
+  // What the rotation asks of each target now: the canary alone first, then everyone.
+  const moving = canaryFirst
+    ? new Map(targets.map((t) => [t.name, t === canary ? to : from]))
+    : all(targets, to);
+
   if (now.getTime() >= deadlineAt) {
     if (policy.onFailure === 'Rollback') {
       const desired = all(targets, from);
@@ -216,7 +224,7 @@ export function step(input: StepInput): StepOutput {
           wakeAt: due,
         };
       }
-      const why = failures(targets, all(targets, to));
+      const why = failures(targets, moving);
       events.push({
         warning: true,
         reason: 'RotationFailed',
@@ -231,7 +239,7 @@ export function step(input: StepInput): StepOutput {
         t.referenced === to || t.referenced === from ? t.referenced : from,
       ]),
     );
-    const why = failures(targets, all(targets, to));
+    const why = failures(targets, moving);
     events.push({
       warning: true,
       reason: 'RotationFailed',
@@ -242,27 +250,12 @@ export function step(input: StepInput): StepOutput {
     return { ...base, store: st, desired, phase: 'Failed', reason: why, events };
   }
 
-  const canary =
-    policy.strategy === 'Canary' ? targets.find((t) => t.name === policy.canary) : undefined;
-  if (canary !== undefined && canary.held !== to) {
-    const desired = new Map(targets.map((t) => [t.name, t === canary ? to : from]));
-    return {
-      ...base,
-      store: st,
-      desired,
-      phase: 'Canary',
-      reason: `waiting for canary ${canary.name}: ${failures([canary], desired)}`,
-      events,
-      wakeAt: deadlineAt,
-    };
-  }
-  const desired = all(targets, to);
   return {
     ...base,
     store: st,
-    desired,
-    phase: 'Propagating',
-    reason: `waiting for ${failures(targets, desired)}`,
+    desired: moving,
+    phase: canaryFirst ? 'Canary' : 'Propagating',
+    reason: `${canaryFirst ? 'waiting for canary' : 'waiting for'} ${failures(targets, moving)}`,
     events,
     wakeAt: deadlineAt,
   };

@@ -3,104 +3,47 @@
  * render every example against the running function, render again with the first output as
  * observed state, validate the output against the CRDs and the XRD, and build both packages.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { parseAllDocuments, stringify } from 'yaml';
 
 import type { Obj } from '../src/observe.js';
+import {
+  cli,
+  composed,
+  render as renderWith,
+  results,
+  startFunction,
+  validate as validateIn,
+  writeDocs,
+  xrOf,
+  type RunningFunction,
+} from './crossplane-cli.js';
 import { asObserved, ROOT, SHARED } from './helpers.js';
 
-const CLI = process.env.CROSSPLANE_CLI ?? `${ROOT}_output/bin/crossplane`;
-const MAIN = `${ROOT}dist/main.js`;
-
-let fn: ChildProcess;
-let port = 0;
+let fn: RunningFunction;
 let work: string;
 
-function cli(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(CLI, args, { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-function docs(text: string): Obj[] {
-  return parseAllDocuments(text)
-    .map((d) => d.toJS() as unknown)
-    .filter((d): d is Obj => typeof d === 'object' && d !== null);
-}
-
-function render(xr: string, extra: string[] = []): Obj[] {
-  const r = cli([
-    'render',
-    `examples/${xr}.yaml`,
-    'apis/composition.yaml',
-    'examples/functions.yaml',
-    '--xrd=apis/definition.yaml',
-    '-r',
-    '-x',
-    '-a',
-    `render.crossplane.io/runtime-development-target=127.0.0.1:${port}`,
-    ...extra,
-  ]);
-  if (r.code !== 0) throw new Error(`render ${xr} failed (${r.code}): ${r.stderr}`);
-  return docs(r.stdout);
-}
-
-const composed = (out: Obj[]) =>
-  out.filter((d) => d.kind !== 'Result' && d.kind !== 'CrossPlatformSecret');
-const results = (out: Obj[]) => out.filter((d) => d.kind === 'Result');
-const xrOf = (out: Obj[]) => out.find((d) => d.kind === 'CrossPlatformSecret') as Obj;
+const render = (xr: string, extra: string[] = []): Obj[] =>
+  renderWith(fn.port, `examples/${xr}.yaml`, extra);
+const validate = (extensions: string[], resources: string) =>
+  validateIn(work, extensions, resources);
 const storeOf = (out: Obj[]) =>
   composed(out).find((d) => String((d.metadata as Obj).name).endsWith('.value-store')) as {
     data: Record<string, string>;
   };
 
-/** `beta validate` downloads Crossplane's own schemas unless told the image is cached. */
-function validate(extensions: string[], resources: string): ReturnType<typeof cli> {
-  const cache = join(work, 'validate-cache');
-  mkdirSync(join(cache, 'local', 'no-crossplane-schemas@v0'), { recursive: true });
-  return cli([
-    'beta',
-    'validate',
-    extensions.join(','),
-    resources,
-    `--cache-dir=${cache}`,
-    '--crossplane-image=local/no-crossplane-schemas:v0',
-  ]);
-}
-
 const CRDS = `${SHARED}/crds`;
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) {
-    throw new Error(`Crossplane CLI not found at ${CLI}: run scripts/install-crossplane-cli.sh`);
-  }
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first`);
   work = mkdtempSync(join(tmpdir(), 'cps-e2e-'));
-  fn = spawn(process.execPath, [MAIN, '--insecure', '--address=127.0.0.1:0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      reject(new Error(`function did not start: ${out}`));
-    }, 10_000);
-    fn.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /"port":(\d+)/.exec(out);
-      if (m?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-  });
+  fn = await startFunction();
 });
 
 afterAll(() => {
-  fn.kill('SIGTERM');
+  fn.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -131,10 +74,7 @@ describe('crossplane render', () => {
     const observedDir = join(work, `observed-${name}`);
     mkdirSync(observedDir, { recursive: true });
     const observed = composed(first).map((d) => asObserved(d));
-    writeFileSync(
-      join(observedDir, 'observed.yaml'),
-      observed.map((d) => stringify(d)).join('---\n'),
-    );
+    writeDocs(join(observedDir, 'observed.yaml'), observed);
     const second = render(name, [...extra, `--observed-resources=${observedDir}`]);
 
     expect(results(second)).toEqual([]);
@@ -151,7 +91,7 @@ describe('crossplane render', () => {
 
     const outFile = join(work, `rendered-${name}.yaml`);
     const toValidate = [...composed(first), xrOf(second)];
-    writeFileSync(outFile, toValidate.map((d) => stringify(d)).join('---\n'));
+    writeDocs(outFile, toValidate);
     const v = validate([CRDS, 'apis/definition.yaml'], outFile);
     expect(v.stdout).toMatch(/0 failure cases/);
     expect(v.code).toBe(0);

@@ -14,15 +14,21 @@ import {
 } from '@crossplane-org/function-sdk-typescript';
 import type { Logger } from 'pino';
 
-import { ANNOTATION_ROTATE, STORE_KEY, storeName } from './names.js';
+import { ANNOTATION_REGENERATE, ANNOTATION_ROTATE, STORE_KEY, storeName } from './names.js';
 import { get, getNumber, getString, isObj, type Obj } from './observe.js';
-import { checkValue, DEFAULT_AWS_RECOVERY_WINDOW, planTargets, rotationPolicy } from './plan.js';
+import {
+  checkValue,
+  DEFAULT_AWS_RECOVERY_WINDOW,
+  planTargets,
+  rotationPolicy,
+  type PlannedTarget,
+} from './plan.js';
 import { resolveValue, SOURCE_REQUIREMENT, sourceSelector } from './resolve.js';
 import { step, type StepOutput } from './rotation.js';
 import { parseInput, parseSpec, type SecretSpec } from './spec.js';
 import { conditions, targetStatus, type CompositeStatus, type RotationStatus } from './status.js';
 import { composeStore, readStore } from './store.js';
-import type { Previous, TargetContext } from './targets/target.js';
+import type { BaseContext, Previous, TargetContext } from './targets/target.js';
 import { generateValue, Redactor, type RandomInt } from './value.js';
 
 export interface Deps {
@@ -49,8 +55,12 @@ function result(rsp: RunFunctionResponse, severity: Severity, reason: string, me
   rsp.results.push({ severity, message, reason, target: ResultTarget.TARGET_COMPOSITE });
 }
 
+/** Long enough for every rule a real spec can break; a hostile spec cannot flood the event. */
+const MAX_FATAL = 4096;
+
 function fatal(rsp: RunFunctionResponse, reason: string, message: string): RunFunctionResponse {
-  result(rsp, Severity.SEVERITY_FATAL, reason, message);
+  const text = message.length <= MAX_FATAL ? message : `${message.slice(0, MAX_FATAL - 3)}...`;
+  result(rsp, Severity.SEVERITY_FATAL, reason, text);
   return rsp;
 }
 
@@ -113,11 +123,28 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
   }
   const required = req.requiredResources[SOURCE_REQUIREMENT];
 
+  const previous = previousTargets(xr);
+  const contexts = plan.targets.map((t) => ({
+    target: t,
+    ctx: {
+      composite: { name, namespace },
+      target: t.name,
+      storeName: store,
+      providerConfigRef: t.providerConfigRef,
+      defaults: {
+        awsRecoveryWindowInDays:
+          input.value.defaults?.aws?.recoveryWindowInDays ?? DEFAULT_AWS_RECOVERY_WINDOW,
+      },
+    },
+  }));
+
   const observed = observedObjects(req);
   const storeRead = readStore(observed[STORE_KEY]);
+  const lost = storeRead.kind === 'absent' ? lostStore(contexts, observed, xr) : undefined;
   const token = getString(xr, 'metadata', 'annotations', ANNOTATION_ROTATE) ?? '';
   const resolution = resolveValue({
     token,
+    lost,
     spec: spec.value,
     store: storeRead,
     storeName: store,
@@ -136,23 +163,13 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
   if (resolution.kind === 'fatal') return fatal(rsp, 'ValueUnavailable', resolution.message);
 
   // Observe every target before deciding anything: the machine moves only on evidence.
-  const previous = previousTargets(xr);
-  const contexts = plan.targets.map((t) => ({
-    target: t,
-    ctx: {
-      composite: { name, namespace },
-      target: t.name,
-      storeName: store,
-      values: resolution.store.values,
-      providerConfigRef: t.providerConfigRef,
-      defaults: {
-        awsRecoveryWindowInDays:
-          input.value.defaults?.aws?.recoveryWindowInDays ?? DEFAULT_AWS_RECOVERY_WINDOW,
-      },
-    },
-  }));
   const observations = contexts.map(({ target: t, ctx }) =>
-    t.module.observe(t.settings, ctx, observed, previous.get(t.name)),
+    t.module.observe(
+      t.settings,
+      { ...ctx, values: resolution.store.values },
+      observed,
+      previous.get(t.name),
+    ),
   );
 
   const from = resolution.store;
@@ -245,9 +262,9 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
       rsp,
       Severity.SEVERITY_NORMAL,
       'ValueCreated',
-      `version 1 ${how} and stored in Secret ${store}`,
+      `version ${stored.version} ${how} and stored in Secret ${store}`,
     );
-    log.info({ version: 1, how: resolution.created }, 'value created');
+    log.info({ version: stored.version, how: resolution.created }, 'value created');
   }
   for (const e of next.events) {
     const severity = e.warning ? Severity.SEVERITY_WARNING : Severity.SEVERITY_NORMAL;
@@ -260,6 +277,25 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
     'composed',
   );
   return rsp;
+}
+
+/**
+ * With no store observed, a target that already shows a written value means the store was
+ * lost, not that the composite is new.
+ */
+function lostStore(
+  contexts: { target: PlannedTarget; ctx: Omit<BaseContext, 'values'> }[],
+  observed: Record<string, Obj>,
+  xr: unknown,
+): { highestVersion: number; acceptNew: boolean } | undefined {
+  const bare = contexts.map(({ target: t, ctx }) =>
+    t.module.observe(t.settings, { ...ctx, values: new Map() }, observed, undefined),
+  );
+  if (!bare.some((o) => o.written)) return undefined;
+  return {
+    highestVersion: Math.max(0, ...bare.map((o) => o.referencedVersion ?? 0)),
+    acceptNew: getString(xr, 'metadata', 'annotations', ANNOTATION_REGENERATE) === 'true',
+  };
 }
 
 function newValue(spec: SecretSpec, deps: Deps): Buffer {

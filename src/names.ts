@@ -15,6 +15,9 @@ export const ANNOTATION_STARTED_AT = 'secrets.crossplatform.io/rotation-started-
 export const ANNOTATION_FAILED_VERSION = 'secrets.crossplatform.io/failed-version';
 export const ANNOTATION_FAILED_AT = 'secrets.crossplatform.io/failed-at';
 
+/** On the composite: "true" accepts a new value when the store is lost but targets hold one. */
+export const ANNOTATION_REGENERATE = 'secrets.crossplatform.io/regenerate';
+
 /** On the composite: a new value (any token) asks for one rotation. */
 export const ANNOTATION_ROTATE = 'secrets.crossplatform.io/rotate';
 
@@ -42,9 +45,12 @@ export function targetResourceName(composite: string, target: string): string {
   return fit(`${composite}.${target}`);
 }
 
-/** The store's name uses a suffix that no target name can produce (target names have no dot). */
+/** Target names have no dot, so no managed resource name ends like this; Kubernetes targets
+ * are refused names that do. */
+export const STORE_SUFFIX = '.value-store';
+
 export function storeName(composite: string): string {
-  return fit(`${composite}.value-store`);
+  return fit(`${composite}${STORE_SUFFIX}`);
 }
 
 export function versionKey(version: number): string {

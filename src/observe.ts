@@ -50,11 +50,16 @@ export function condition(o: unknown, type: string): ObservedCondition | undefin
   return undefined;
 }
 
-/** A condition describes the current spec only if it saw the current generation. */
+/**
+ * A condition describes the current spec only if it saw the current generation: the
+ * condition's own observedGeneration, else the status-wide one. Providers that report neither
+ * cannot be checked, and are believed.
+ */
 function current(o: unknown, c: ObservedCondition): boolean {
   const generation = getNumber(o, 'metadata', 'generation');
-  if (generation === undefined || c.observedGeneration === undefined) return true;
-  return c.observedGeneration === generation;
+  const seen = c.observedGeneration ?? getNumber(o, 'status', 'observedGeneration');
+  if (generation === undefined || seen === undefined) return true;
+  return seen === generation;
 }
 
 export interface Health {

@@ -17,6 +17,9 @@ const DEFAULT_PROVIDER_CONFIG: ProviderConfigRef = {
 /** AWS's own default is 30 days; 7 keeps a deleted secret recoverable yet frees its name soon. */
 export const DEFAULT_AWS_RECOVERY_WINDOW = 7;
 
+/** As short as a generated value may be; shorter is too weak, and too short to redact safely. */
+const MIN_VALUE_BYTES = 8;
+
 /** Kubernetes caps the sum of a Secret's data at 1 MiB. */
 const STORE_LIMIT = 1024 * 1024;
 
@@ -111,6 +114,9 @@ export function checkValue(value: Buffer, targets: PlannedTarget[]): string[] {
   const errors: string[] = [];
   const text = isUtf8(value);
   if (value.length === 0) return ['spec.value: the value is empty'];
+  if (value.length < MIN_VALUE_BYTES) {
+    return [`spec.value: the value is shorter than ${MIN_VALUE_BYTES} bytes`];
+  }
   const derived: Buffer[] = [];
   for (const t of targets) {
     if (t.module.textOnly && !text) {

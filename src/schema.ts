@@ -106,13 +106,18 @@ export function fieldPath(prefix: string, pointer: string): string {
   return out;
 }
 
+/** Field names come from the user; keep a hostile one from filling the event. */
+function clip(name: string): string {
+  return name.length <= 64 ? name : `${name.slice(0, 61)}...`;
+}
+
 function describeRule(e: ErrorObject): string {
   const p = e.params as JsonObject;
   switch (e.keyword) {
     case 'required':
       return 'is required';
     case 'additionalProperties':
-      return `unknown field "${String(p.additionalProperty)}"`;
+      return `unknown field "${clip(String(p.additionalProperty))}"`;
     case 'type':
       return `must be of type ${String(p.type)}`;
     case 'enum':
@@ -155,7 +160,9 @@ export function formatErrors(prefix: string, errors: ErrorObject[] | null | unde
     // A failed oneOf also reports each branch's missing field; the oneOf message says it all.
     if (e.schemaPath.includes('/oneOf/') && oneOfPaths.has(e.instancePath)) continue;
     let path = fieldPath(prefix, e.instancePath);
-    if (e.keyword === 'required') path += `.${String((e.params as JsonObject).missingProperty)}`;
+    if (e.keyword === 'required') {
+      path += `.${clip(String((e.params as JsonObject).missingProperty))}`;
+    }
     out.add(`${path}: ${describeRule(e)}`);
   }
   return [...out].sort();

@@ -83,6 +83,8 @@ export interface FunctionInput {
   };
 }
 
+const INPUT_API_VERSION = 'secrets.fn.crossplatform.io/v1beta1';
+
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
 let specValidator: ValidateFunction<SecretSpec> | undefined;
@@ -118,5 +120,8 @@ export function parseInput(raw: unknown): ParseResult<FunctionInput> {
   }
   const input = structuredClone(raw);
   if (!validate(input)) return { ok: false, errors: formatErrors('input', validate.errors) };
+  if (input.apiVersion !== INPUT_API_VERSION || input.kind !== 'Input') {
+    return { ok: false, errors: [`input: must be ${INPUT_API_VERSION} Input`] };
+  }
   return { ok: true, value: input };
 }

@@ -18,6 +18,7 @@ import {
   versionOfKey,
 } from './names.js';
 import { get, getString, isObj, type Obj } from './observe.js';
+import { BASE64 } from './value.js';
 
 export interface StoredValue {
   /** The committed version: every target holds it when no rotation is in progress. */
@@ -37,14 +38,15 @@ export interface StoredValue {
 export type StoreRead =
   { kind: 'absent' } | { kind: 'ok'; store: StoredValue } | { kind: 'invalid'; reason: string };
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 /**
  * Reads the observed store. A store that exists but cannot be read is reported, never replaced:
  * generating afresh would silently split the targets from what consumers already hold.
  */
 export function readStore(observed: unknown): StoreRead {
   if (observed === undefined) return { kind: 'absent' };
+  if (get(observed, 'apiVersion') !== 'v1' || get(observed, 'kind') !== 'Secret') {
+    return { kind: 'invalid', reason: 'it is not a v1 Secret' };
+  }
   const raw = getString(observed, 'metadata', 'annotations', ANNOTATION_VERSION);
   const version = positive(raw ?? '');
   if (version === undefined) {

@@ -29,6 +29,9 @@ export function generateValue(length: number, charset: Charset, random: RandomIn
   return Buffer.from(out, 'ascii');
 }
 
+/** Standard base64 with padding, as Kubernetes stores Secret data. */
+export const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function isUtf8(value: Buffer): boolean {
@@ -53,9 +56,20 @@ export class Redactor {
     for (const v of values) {
       if (v.length < 4) continue;
       const text = v.toString('utf8');
+      const json = JSON.stringify(text).slice(1, -1);
       forms.add(text);
       forms.add(v.toString('base64'));
-      forms.add(JSON.stringify(text).slice(1, -1));
+      forms.add(v.toString('base64url'));
+      forms.add(json);
+      // Go's encoder, which the providers use, also escapes <, > and & (and U+2028/9).
+      forms.add(
+        json
+          .replace(/</g, '\\u003c')
+          .replace(/>/g, '\\u003e')
+          .replace(/&/g, '\\u0026')
+          .replace(/\u2028/g, '\\u2028')
+          .replace(/\u2029/g, '\\u2029'),
+      );
     }
     // Longest first, so a value that contains another is removed whole.
     this.needles = [...forms].filter((f) => f.length >= 4).sort((a, b) => b.length - a.length);

@@ -150,3 +150,112 @@ describe('RunFunction with observed state', () => {
     expect(status.targets[0]?.message).toContain('has not yet observed the current spec');
   });
 });
+
+describe('RunFunction guards what targets already hold', () => {
+  const lostStore = () => {
+    const xr = example('all-platforms');
+    const first = runFunction(request(xr), testDeps(1));
+    const observed = observeAll(first);
+    delete observed.store;
+    return { xr, observed };
+  };
+
+  it('refuses to generate when the store is lost but targets hold a value', () => {
+    const { xr, observed } = lostStore();
+    const rsp = runFunction(request(xr, { observed }), testDeps(2));
+    expect(rsp.results.map((r) => [r.severity, r.message])).toEqual([
+      [
+        Severity.SEVERITY_FATAL,
+        'cannot find the value store Secret "db-password.value-store" although targets already ' +
+          'hold a value; no new value is generated, which would replace it everywhere: restore ' +
+          'the Secret, or set the annotation secrets.crossplatform.io/regenerate: "true" to ' +
+          'accept a new value',
+      ],
+    ]);
+    expect(rsp.desired?.resources).toEqual({});
+  });
+
+  it('accepts a new value under a fresh version number when asked to', () => {
+    const { xr, observed } = lostStore();
+    const meta = xr.metadata as Obj;
+    const accepted = {
+      ...xr,
+      metadata: { ...meta, annotations: { 'secrets.crossplatform.io/regenerate': 'true' } },
+    };
+    const rsp = runFunction(request(accepted, { observed }), testDeps(2));
+    expect(rsp.results.map((r) => r.severity)).toEqual([
+      Severity.SEVERITY_WARNING,
+      Severity.SEVERITY_NORMAL,
+    ]);
+    expect(storeValue(rsp, 2).length).toBe(32);
+    const version = desiredObjects(rsp)['aws-prod-aws-version'] as {
+      spec: { forProvider: { secretStringSecretRef: { key: string } } };
+    };
+    expect(version.spec.forProvider.secretStringSecretRef.key).toBe('v2');
+  });
+});
+
+describe('RunFunction on platform details', () => {
+  it('writes a same-namespace Kubernetes target through provider-kubernetes when it names a config', () => {
+    const xr = example('kubernetes');
+    const spec = xr.spec as { targets: Obj[] };
+    spec.targets[0] = { ...spec.targets[0], providerConfigRef: { name: 'other-cluster' } };
+    const rsp = runFunction(request(xr), testDeps());
+    expect(desiredObjects(rsp)['local-kubernetes-secret']).toMatchObject({
+      kind: 'Object',
+      spec: { providerConfigRef: { kind: 'ClusterProviderConfig', name: 'other-cluster' } },
+    });
+  });
+
+  it('trusts its own spec when provider-kubernetes sanitizes Secret data', () => {
+    const xr = example('kubernetes');
+    const first = runFunction(request(xr), testDeps());
+    const observed = observeAll(first);
+    const edge = observed['edge-kubernetes-secret'] as { status: { atProvider: Obj } };
+    edge.status.atProvider = { manifest: { data: { redacted: null } } };
+    const rsp = runFunction(request(xr, { observed }), testDeps());
+    const status = (rsp.desired?.composite?.resource as Obj).status as {
+      targets: { name: string; ready: boolean; heldVersion: number }[];
+    };
+    expect(status.targets.find((t) => t.name === 'edge')).toMatchObject({
+      ready: true,
+      heldVersion: 1,
+    });
+  });
+
+  it('copies only the Secret fromSecret names, whatever else is provided', () => {
+    const other = { ...licence, metadata: { name: 'not-the-source', namespace: 'team-f' } };
+    const otherNs = { ...licence, metadata: { name: 'vendor-licence', namespace: 'team-z' } };
+    const wrong = Buffer.from('WRONG-SECRET-VALUE').toString('base64');
+    const req = request(example('from-secret'), {
+      required: {
+        [SOURCE_REQUIREMENT]: [
+          { ...other, data: { licence: wrong } },
+          { ...otherNs, data: { licence: wrong } },
+          licence,
+        ],
+      },
+    });
+    const rsp = runFunction(req, testDeps());
+    expect(storeValue(rsp).toString()).toBe('LICENCE-0000-EXAMPLE');
+  });
+
+  it('checks the status-wide observedGeneration when conditions carry none', () => {
+    const xr = example('azure');
+    const first = runFunction(request(xr), testDeps(1));
+    const observed = observeAll(first);
+    const secret = observed['kv-azure-secret'] as { metadata: Obj; status: Obj };
+    secret.metadata.generation = 2;
+    secret.status.observedGeneration = 1;
+    secret.status.conditions = (secret.status.conditions as Obj[]).map((c) => {
+      const copy = { ...c };
+      delete copy.observedGeneration;
+      return copy;
+    });
+    const rsp = runFunction(request(xr, { observed }), testDeps(1));
+    const status = (rsp.desired?.composite?.resource as Obj).status as {
+      targets: { ready: boolean }[];
+    };
+    expect(status.targets[0]?.ready).toBe(false);
+  });
+});

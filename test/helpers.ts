@@ -124,13 +124,20 @@ export function observeAll(rsp: RunFunctionResponse): Record<string, Obj> {
   return reconcile(desiredObjects(rsp), {});
 }
 
-/** Everything a user could read that is not a composed resource: results, conditions, status. */
-export function userVisibleText(rsp: RunFunctionResponse, logs: string[]): string {
+/**
+ * Every string a user could read that is not a composed resource: result and condition
+ * messages, every string in the composite's status, and each raw log line.
+ */
+export function userVisibleStrings(rsp: RunFunctionResponse, logs: string[]): string[] {
+  const out: string[] = [...logs];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') out.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === 'object' && v !== null) Object.values(v).forEach(walk);
+  };
   const composite: Obj | undefined = rsp.desired?.composite?.resource;
-  return JSON.stringify({
-    results: rsp.results,
-    conditions: rsp.conditions,
-    status: composite?.status,
-    logs,
-  });
+  walk(rsp.results);
+  walk(rsp.conditions);
+  walk(composite?.status);
+  return out;
 }

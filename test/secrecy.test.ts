@@ -10,13 +10,29 @@ import fc from 'fast-check';
 import { runFunction } from '../src/function.js';
 import type { Obj } from '../src/observe.js';
 import { SOURCE_REQUIREMENT } from '../src/resolve.js';
-import { example, observeAll, request, testDeps, userVisibleText } from './helpers.js';
+import { example, observeAll, request, testDeps, userVisibleStrings } from './helpers.js';
 
-const SENTINEL = 'SENTINEL-7f3c2a9b-"quoted"\nline-two';
+const SENTINEL = 'SENTINEL-7f3c2a9b-"quoted"\nline-two<&>';
+
+/** Go's JSON encoder, as providers write their messages, escapes <, > and & as well. */
+function goJson(value: string): string {
+  return JSON.stringify(value)
+    .slice(1, -1)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026');
+}
 
 function forms(value: string): string[] {
   const b = Buffer.from(value);
-  return [value, b.toString('base64'), JSON.stringify(value).slice(1, -1), 'SENTINEL-7f3c2a9b'];
+  return [
+    value,
+    b.toString('base64'),
+    b.toString('base64url'),
+    JSON.stringify(value).slice(1, -1),
+    goJson(value),
+    'SENTINEL-7f3c2a9b',
+  ];
 }
 
 function sourceSecret(value: Buffer): Obj {
@@ -39,8 +55,8 @@ function composite(targets: Obj[]): Obj {
 
 const ALL_TARGETS = (example('all-platforms').spec as { targets: Obj[] }).targets;
 
-function expectNoLeak(text: string): void {
-  for (const f of forms(SENTINEL)) expect(text).not.toContain(f);
+function expectNoLeak(strings: string[]): void {
+  for (const text of strings) for (const f of forms(SENTINEL)) expect(text).not.toContain(f);
 }
 
 describe('the sentinel value', () => {
@@ -51,14 +67,14 @@ describe('the sentinel value', () => {
     const rsp = runFunction(request(composite(ALL_TARGETS), { required }), deps);
     expect(rsp.results.map((r) => r.severity)).toEqual([Severity.SEVERITY_NORMAL]);
     expect(deps.logs.length).toBeGreaterThan(0);
-    expectNoLeak(userVisibleText(rsp, deps.logs));
+    expectNoLeak(userVisibleStrings(rsp, deps.logs));
   });
 
   it('is scrubbed from provider messages that echo it', () => {
     const xr = composite(ALL_TARGETS);
     const first = runFunction(request(xr, { required }), testDeps());
     const observed = observeAll(first);
-    const echo = forms(SENTINEL).slice(0, 3).join(' | ');
+    const echo = forms(SENTINEL).slice(0, 5).join(' | ');
     for (const o of Object.values(observed)) {
       if (o.apiVersion === 'v1') continue;
       o.status = {
@@ -71,9 +87,9 @@ describe('the sentinel value', () => {
     }
     const deps = testDeps();
     const rsp = runFunction(request(xr, { required, observed }), deps);
-    const text = userVisibleText(rsp, deps.logs);
-    expect(text).toContain('[redacted]');
-    expectNoLeak(text);
+    const strings = userVisibleStrings(rsp, deps.logs);
+    expect(strings.join('\n')).toContain('[redacted]');
+    expectNoLeak(strings);
   });
 
   it('stays out of the fatal result when the value is refused', () => {
@@ -86,7 +102,7 @@ describe('the sentinel value', () => {
       deps,
     );
     expect(rsp.results.map((r) => r.severity)).toEqual([Severity.SEVERITY_FATAL]);
-    expectNoLeak(userVisibleText(rsp, deps.logs));
+    expectNoLeak(userVisibleStrings(rsp, deps.logs));
   });
 });
 
@@ -152,7 +168,7 @@ describe('generated hostile inputs', () => {
           const rsp = runFunction(req, deps);
           const fatal = rsp.results.filter((r) => r.severity === Severity.SEVERITY_FATAL);
           expect(fatal.length).toBeLessThanOrEqual(1);
-          expectNoLeak(userVisibleText(rsp, deps.logs));
+          expectNoLeak(userVisibleStrings(rsp, deps.logs));
         },
       ),
       { numRuns: 300, seed: 20261204 },

@@ -159,14 +159,85 @@ const cases: Case[] = [
       'further down is fine)',
   },
   {
-    name: 'kubernetes target named like the store',
-    reason: 'the target would overwrite the value store',
+    name: "kubernetes target named like another composite's store",
+    reason: 'the target would overwrite a value store, this one or another',
     composite: xr({
       value: gen,
-      targets: [{ name: 'a', kubernetes: { name: 'db.value-store', key: 'k' } }],
+      targets: [{ name: 'a', kubernetes: { name: 'other.value-store', key: 'k' } }],
     }),
     fatal:
-      "invalid spec: spec.targets[0].kubernetes.name: is the name of this secret's value store",
+      'invalid spec: spec.targets[0].kubernetes.name: must not end in ".value-store", which ' +
+      'names value stores',
+  },
+  {
+    name: 'two vault KV v1 targets on one path, split differently',
+    reason: '"secret" + "team/db" and "secret/team" + "db" are the same place',
+    composite: xr({
+      value: gen,
+      targets: [
+        { name: 'a', vault: { mount: 'secret', path: 'team/db', key: 'k', kvVersion: 1 } },
+        { name: 'b', vault: { mount: 'secret/team', path: 'db', key: 'k', kvVersion: 1 } },
+      ],
+    }),
+    fatal:
+      'invalid spec: spec.targets[1]: writes the same external secret as spec.targets[0] ' +
+      '(secret/team/db#k)',
+  },
+  {
+    name: 'vault path with a ".." segment',
+    reason: 'a path that climbs out cannot be compared with others',
+    composite: xr({
+      value: gen,
+      targets: [{ name: 'a', vault: { mount: 'secret', path: 'x/../team/db', key: 'k' } }],
+    }),
+    fatal: 'invalid spec: spec.targets[0].vault.path: must not contain "." or ".." segments',
+  },
+  {
+    name: 'unknown field with a huge name',
+    reason: 'a hostile field name must not flood the event',
+    composite: xr({ value: gen, targets: [aws('a', { ['x'.repeat(100_000)]: 1 })] }),
+    fatal: `invalid spec: spec.targets[0].aws: unknown field "${'x'.repeat(61)}..."`,
+  },
+  {
+    name: 'input of another kind',
+    reason: 'a Composition passing the wrong object is a broken Composition',
+    composite: xr({ value: gen, targets: [aws('a')] }),
+    input: { apiVersion: 'v1', kind: 'ConfigMap' },
+    fatal: 'invalid input: input: must be secrets.fn.crossplatform.io/v1beta1 Input',
+  },
+  {
+    name: 'fromSecret data that is not base64',
+    reason: 'the API server never stores that; the source is not what it claims',
+    composite: xr({ value: fromSrc, targets: [aws('a')] }),
+    required: [
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'src', namespace: 'team-a' },
+        data: { k: 'not base64!' },
+      },
+    ],
+    fatal:
+      'cannot read spec.value.fromSecret: key "k" of Secret "src" in namespace "team-a" is not ' +
+      'base64',
+  },
+  {
+    name: 'fromSecret value shorter than 8 bytes',
+    reason: 'too weak to be a secret, and too short to redact from provider messages',
+    composite: xr({ value: fromSrc, targets: [aws('a')] }),
+    required: [source({ k: Buffer.from('abc') })],
+    fatal: 'invalid value: spec.value: the value is shorter than 8 bytes',
+  },
+  {
+    name: 'value store of another kind',
+    reason: 'only a Secret can be the store',
+    composite: xr({ value: gen, targets: [aws('a')] }),
+    observed: {
+      store: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'db.value-store' } },
+    },
+    fatal:
+      'cannot read the value store Secret "db.value-store": it is not a v1 Secret; no new value ' +
+      'is generated while a stored one may be in use: restore the Secret',
   },
   {
     name: 'kubernetes target overwriting its own source',
@@ -239,7 +310,7 @@ const cases: Case[] = [
     name: 'binary value for AWS',
     reason: 'the AWS string field needs UTF-8 text',
     composite: xr({ value: fromSrc, targets: [aws('a')] }),
-    required: [source({ k: Buffer.from([0xff, 0xfe, 0x00, 0x41]) })],
+    required: [source({ k: Buffer.from([0xff, 0xfe, 0x00, 0x41, 0x42, 0x43, 0x44, 0x45]) })],
     fatal: 'invalid value: spec.targets[0]: the value is not UTF-8 text, which aws targets require',
   },
   {
@@ -260,7 +331,7 @@ const cases: Case[] = [
     fatal:
       'cannot read the value store Secret "db.value-store": key v2 of the current version is ' +
       'missing; no new value is generated while a stored one may be in use: restore the ' +
-      'Secret or delete it to start over',
+      'Secret',
   },
 ];
 

@@ -3,21 +3,30 @@
  * namespace (or cluster) goes through provider-kubernetes' Object. Always `data` with the exact
  * bytes in base64: `stringData` is write-only and never converges.
  */
-import { labels, targetResourceName } from '../names.js';
+import { labels, STORE_SUFFIX, targetResourceName } from '../names.js';
 import { get, getString, isObj, type Obj } from '../observe.js';
 import type { KubernetesSettings } from '../spec.js';
 import { managedSpec, observeManaged } from './managed.js';
 import type { Target, TargetContext } from './target.js';
 
-function namespaceOf(s: KubernetesSettings, composite: string): string {
+/** The settings, plus whether the target named its own provider configuration. */
+export interface KubernetesTarget extends KubernetesSettings {
+  viaProvider: boolean;
+}
+
+function namespaceOf(s: KubernetesTarget, composite: string): string {
   return s.namespace ?? composite;
 }
 
-function local(s: KubernetesSettings, composite: string): boolean {
-  return namespaceOf(s, composite) === composite;
+/**
+ * Composed directly only in the composite's own namespace and when no provider configuration
+ * was asked for: a providerConfigRef may point at another cluster.
+ */
+function local(s: KubernetesTarget, composite: string): boolean {
+  return namespaceOf(s, composite) === composite && !s.viaProvider;
 }
 
-function manifest(s: KubernetesSettings, ctx: TargetContext): Obj {
+function manifest(s: KubernetesTarget, ctx: TargetContext): Obj {
   const value = ctx.values.get(ctx.version) ?? Buffer.alloc(0);
   return {
     apiVersion: 'v1',
@@ -41,7 +50,7 @@ function versionIn(data: unknown, key: string, values: ReadonlyMap<number, Buffe
   return 0;
 }
 
-function composed(s: KubernetesSettings, ctx: TargetContext): { key: string; resource: Obj } {
+function composed(s: KubernetesTarget, ctx: TargetContext): { key: string; resource: Obj } {
   const key = `${ctx.target}-kubernetes-secret`;
   if (local(s, ctx.composite.namespace)) return { key, resource: manifest(s, ctx) };
   return {
@@ -62,16 +71,21 @@ export const kubernetes = {
   platform: 'kubernetes',
   maxValueBytes: 1024 * 1024,
   textOnly: false,
-  settings: (t) => t.kubernetes,
+  settings: (t) =>
+    t.kubernetes === undefined
+      ? undefined
+      : { ...t.kubernetes, viaProvider: t.providerConfigRef !== undefined },
   check: (s, ctx) => {
     const errors: string[] = [];
     if (s.key === '.' || s.key === '..') {
       errors.push(`${ctx.path}.kubernetes.key: must not be "." or ".."`);
     }
-    if (local(s, ctx.composite.namespace)) {
-      if (s.name === ctx.storeName) {
-        errors.push(`${ctx.path}.kubernetes.name: is the name of this secret's value store`);
-      }
+    if (s.name.endsWith(STORE_SUFFIX)) {
+      errors.push(
+        `${ctx.path}.kubernetes.name: must not end in "${STORE_SUFFIX}", which names value stores`,
+      );
+    }
+    if (namespaceOf(s, ctx.composite.namespace) === ctx.composite.namespace) {
       if (s.name === ctx.sourceSecret) {
         errors.push(
           `${ctx.path}.kubernetes.name: is the Secret named by spec.value.fromSecret; a target ` +
@@ -93,9 +107,11 @@ export const kubernetes = {
     const part = composed(s, { ...ctx, version: 0 });
     if (!local(s, ctx.composite.namespace)) {
       const holds = (o: Obj) => {
-        // The provider may run with --sanitize-secrets; then only our spec says it.
+        // With --sanitize-secrets the provider reports no data (or {redacted: null}); then only
+        // our own spec, confirmed by Ready and Synced, says what it wrote.
         const seen = get(o, 'status', 'atProvider', 'manifest', 'data');
-        const data = isObj(seen) ? seen : get(o, 'spec', 'forProvider', 'manifest', 'data');
+        const reported = isObj(seen) && typeof seen[s.key] === 'string';
+        const data = reported ? seen : get(o, 'spec', 'forProvider', 'manifest', 'data');
         const v = versionIn(data, s.key, ctx.values);
         return { version: v === 0 ? undefined : v, evidence: '' };
       };
@@ -103,7 +119,8 @@ export const kubernetes = {
     }
     // A Secret composed directly has no provider: its observed data is the evidence itself.
     const o = observed[part.key];
-    const held = o === undefined ? 0 : versionIn(get(o, 'data'), s.key, ctx.values);
+    const data = o === undefined ? undefined : get(o, 'data');
+    const held = versionIn(data, s.key, ctx.values);
     let problem = '';
     if (o === undefined) problem = 'waiting for Secret to be created';
     else if (held === 0) problem = `key ${s.key} holds no stored version`;
@@ -112,9 +129,10 @@ export const kubernetes = {
       referencedVersion: held === 0 ? undefined : held,
       evidence: o === undefined ? '' : (getString(o, 'metadata', 'resourceVersion') ?? ''),
       healthy: o !== undefined,
+      written: isObj(data) && typeof data[s.key] === 'string',
       synced: o !== undefined,
       problem,
       resourceHealthy: { [part.key]: o !== undefined },
     };
   },
-} satisfies Target<KubernetesSettings>;
+} satisfies Target<KubernetesTarget>;

@@ -31,6 +31,7 @@ export function observeManaged(
   let heldVersion = 0;
   let referencedVersion: number | undefined;
   let evidence = '';
+  let written = false;
   for (const part of parts) {
     const { key, resource } = part.composed;
     const kind = String(resource.kind);
@@ -52,6 +53,7 @@ export function observeManaged(
     evidence = held.evidence;
     referencedVersion = held.version;
     if (!(h.ready && h.synced) || held.version === undefined) continue;
+    written = true;
     const unmoved =
       previous !== undefined &&
       previous.heldVersion > 0 &&
@@ -70,6 +72,7 @@ export function observeManaged(
     referencedVersion,
     evidence,
     healthy: healthy && synced,
+    written,
     synced,
     problem: problems.join('; '),
     resourceHealthy,

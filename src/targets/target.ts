@@ -54,6 +54,8 @@ export interface Observation {
   evidence: string;
   /** Every part observed, Ready and Synced for its current generation. */
   healthy: boolean;
+  /** The platform shows a written value, whether or not it is one the store knows. */
+  written: boolean;
   synced: boolean;
   /** What is wrong, in the provider's words where it said something; empty when nothing. */
   problem: string;

@@ -51,21 +51,26 @@ export const vault = {
   maxValueBytes: 512 * 1024,
   textOnly: true,
   settings: (t) => t.vault,
-  check: (s, ctx) => ({
-    errors:
-      s.kvVersion === 2 && /^data(\/|$)/.test(s.path)
-        ? [
-            `${ctx.path}.vault.path: must not start with "data/": the provider adds the KV v2 ` +
-              'data/ prefix itself; give the path inside the mount (a "data" segment further ' +
-              'down is fine)',
-          ]
-        : [],
-    warnings: [],
-  }),
+  check: (s, ctx) => {
+    const errors: string[] = [];
+    for (const field of ['mount', 'path'] as const) {
+      if (s[field].split('/').some((seg) => seg === '.' || seg === '..')) {
+        errors.push(`${ctx.path}.vault.${field}: must not contain "." or ".." segments`);
+      }
+    }
+    if (s.kvVersion === 2 && /^data(\/|$)/.test(s.path)) {
+      errors.push(
+        `${ctx.path}.vault.path: must not start with "data/": the provider adds the KV v2 ` +
+          'data/ prefix itself; give the path inside the mount (a "data" segment further ' +
+          'down is fine)',
+      );
+    }
+    return { errors, warnings: [] };
+  },
   encodedSize: (s, value) => document(s, value).length,
   // The provider writes the whole JSON object, so two targets on one path overwrite each other
-  // even with different keys.
-  identity: (s, ref) => `vault|${ref.kind}/${ref.name}|${s.mount}|${s.path}`,
+  // even with different keys; and "secret" + "team/db" is the same place as "secret/team" + "db".
+  identity: (s, ref) => `vault|${ref.kind}/${ref.name}|${s.mount}/${s.path}`,
   externalName: (s) => `${s.mount}/${s.path}#${s.key}`,
   derivedKeys: (s, target, version, value) => ({
     [documentKey(target, version)]: document(s, value),

@@ -14,6 +14,7 @@ import {
 } from '@crossplane-org/function-sdk-typescript';
 import type { Logger } from 'pino';
 
+import { identityChanges, retiring } from './lifecycle.js';
 import { ANNOTATION_REGENERATE, ANNOTATION_ROTATE, STORE_KEY, storeName } from './names.js';
 import { get, getNumber, getString, isObj, type Obj } from './observe.js';
 import {
@@ -24,6 +25,7 @@ import {
   type PlannedTarget,
 } from './plan.js';
 import { resolveValue, SOURCE_REQUIREMENT, sourceSelector } from './resolve.js';
+import { managementPolicies } from './policies.js';
 import { step, type StepOutput } from './rotation.js';
 import { parseInput, parseSpec, type SecretSpec } from './spec.js';
 import { conditions, targetStatus, type CompositeStatus, type RotationStatus } from './status.js';
@@ -124,6 +126,7 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
   const required = req.requiredResources[SOURCE_REQUIREMENT];
 
   const previous = previousTargets(xr);
+  const policies = managementPolicies(spec.value);
   const contexts = plan.targets.map((t) => ({
     target: t,
     ctx: {
@@ -131,6 +134,7 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
       target: t.name,
       storeName: store,
       providerConfigRef: t.providerConfigRef,
+      policies,
       defaults: {
         awsRecoveryWindowInDays:
           input.value.defaults?.aws?.recoveryWindowInDays ?? DEFAULT_AWS_RECOVERY_WINDOW,
@@ -215,6 +219,7 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
   };
 
   const derived: Record<string, Buffer> = {};
+  const identityErrors: string[] = [];
   contexts.forEach(({ target: t, ctx }, i) => {
     for (const [v, value] of stored.values) {
       Object.assign(derived, t.module.derivedKeys(t.settings, t.name, v, value));
@@ -230,11 +235,22 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
       redact,
     );
     for (const c of t.module.compose(t.settings, composedCtx)) {
+      identityErrors.push(...identityChanges(t.path, c, observed[c.key]));
       const holdsValue = o.resourceHealthy[c.key] === true && ts.ready;
       desired.resources[c.key] = resource(c.resource, holdsValue);
     }
     status.targets.push(ts);
   });
+  if (identityErrors.length > 0) {
+    rsp.desired = baseResponse(req).desired;
+    return fatal(rsp, 'InvalidSpec', `invalid spec: ${identityErrors.join('; ')}`);
+  }
+
+  const orphan = spec.value.deletion?.policy === 'Orphan';
+  const keep = new Set([...Object.keys(desired.resources), STORE_KEY]);
+  for (const [key, obj] of Object.entries(retiring(keep, observed, orphan))) {
+    desired.resources[key] = resource(obj, true);
+  }
 
   const storeObserved = storeRead.kind === 'ok';
   desired.resources[STORE_KEY] = resource(

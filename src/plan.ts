@@ -176,7 +176,18 @@ export function rotationPolicy(
         'Composition)',
     );
   }
-  if (every === undefined && max !== undefined && spec.value.generate !== undefined) {
+  const alert = spec.drift?.policy === 'Alert';
+  if (alert && every !== undefined) {
+    errors.push(
+      'spec.rotation.every: drift policy Alert never overwrites a target, so it cannot rotate',
+    );
+  } else if (alert && max !== undefined && spec.value.generate !== undefined) {
+    errors.push(
+      `spec.drift.policy: Alert never overwrites a target, so it cannot rotate, but the ` +
+        `Composition requires a rotation at least every ${max.text}`,
+    );
+  }
+  if (every === undefined && max !== undefined && spec.value.generate !== undefined && !alert) {
     every = max.ms;
   }
   const deadline = r === undefined ? DEFAULT_DEADLINE : parseDuration(r.deadline);
@@ -198,6 +209,7 @@ export function rotationPolicy(
       canary: r?.canary,
       deadline: deadline ?? DEFAULT_DEADLINE,
       onFailure: r?.onFailure ?? 'Hold',
+      frozen: alert,
       jitter: jitterFor(identity, every),
     },
     errors,

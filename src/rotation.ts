@@ -21,6 +21,8 @@ export interface Policy {
   onFailure: 'Hold' | 'Rollback';
   /** Deterministic offset added to the schedule, in ms. */
   jitter: number;
+  /** Drift policy Alert: nothing may be overwritten, so nothing rotates. */
+  frozen: boolean;
 }
 
 export interface TargetState {
@@ -104,10 +106,22 @@ export function step(input: StepInput): StepOutput {
   const from = st.version;
   const newToken = input.token !== undefined && input.token !== '' && input.token !== st.token;
 
+  if (st.rotation === undefined && policy.frozen && (newToken || input.sourceChanged)) {
+    if (newToken) st.token = input.token ?? '';
+    events.push({
+      warning: true,
+      reason: 'RotationRefused',
+      message:
+        `${newToken ? 'the rotate annotation' : 'the changed fromSecret source'} is ignored: ` +
+        'drift policy Alert never overwrites a target',
+    });
+  }
+
   if (st.rotation === undefined) {
-    const due = dueAt(policy, st);
+    const due = policy.frozen ? undefined : dueAt(policy, st);
     let trigger: string | undefined;
-    if (newToken) trigger = 'requested by the rotate annotation';
+    if (policy.frozen) trigger = undefined;
+    else if (newToken) trigger = 'requested by the rotate annotation';
     else if (input.sourceChanged) trigger = 'the fromSecret source changed';
     else if (due !== undefined && now.getTime() >= due) trigger = 'the rotation period elapsed';
     if (trigger !== undefined) {

@@ -20,10 +20,13 @@ export interface AwsSettings {
   description?: string;
 }
 
+export type Encoding = 'Text' | 'Base64';
+
 export interface AzureSettings {
   vaultId: string;
   name: string;
   contentType?: string;
+  encoding: Encoding;
 }
 
 export interface VaultSettings {
@@ -31,6 +34,8 @@ export interface VaultSettings {
   path: string;
   key: string;
   kvVersion: 1 | 2;
+  cas?: boolean;
+  encoding: Encoding;
 }
 
 export interface KubernetesSettings {
@@ -65,6 +70,8 @@ export interface RotationSpec {
 export interface SecretSpec {
   value: ValueSpec;
   rotation?: RotationSpec;
+  drift?: { policy: 'Enforce' | 'Alert' };
+  deletion?: { policy: 'Delete' | 'Orphan' };
   targets: TargetSpec[];
 }
 

@@ -5,7 +5,7 @@
 import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
 import { get, getString } from '../observe.js';
 import type { AwsSettings } from '../spec.js';
-import { managedSpec, observeManaged, type ManagedPart } from './managed.js';
+import { FP, managedSpec, observeManaged, PROVIDER_CONFIG, type ManagedPart } from './managed.js';
 import type { Target, TargetContext } from './target.js';
 
 const GROUP = 'secretsmanager.aws.m.upbound.io/v1beta1';
@@ -28,7 +28,7 @@ function parts(s: AwsSettings, ctx: TargetContext): ManagedPart[] {
         ...(s.kmsKeyId === undefined ? {} : { kmsKeyId: s.kmsKeyId }),
         recoveryWindowInDays: s.recoveryWindowInDays ?? ctx.defaults.awsRecoveryWindowInDays,
       },
-      ctx.providerConfigRef,
+      ctx,
     ),
   };
   const version = {
@@ -42,13 +42,23 @@ function parts(s: AwsSettings, ctx: TargetContext): ManagedPart[] {
         secretStringSecretRef: { name: ctx.storeName, key: versionKey(ctx.version) },
         versionStages: ['AWSCURRENT'],
       },
-      ctx.providerConfigRef,
+      ctx,
     ),
   };
   return [
-    { composed: { key: `${ctx.target}-aws-secret`, resource: secret } },
     {
-      composed: { key: `${ctx.target}-aws-version`, resource: version },
+      composed: {
+        key: `${ctx.target}-aws-secret`,
+        resource: secret,
+        identity: [['kind'], FP.concat('region'), FP.concat('name'), PROVIDER_CONFIG],
+      },
+    },
+    {
+      composed: {
+        key: `${ctx.target}-aws-version`,
+        resource: version,
+        identity: [['kind'], FP.concat('region'), PROVIDER_CONFIG],
+      },
       holds: (o) => {
         const ref = getString(o, 'spec', 'forProvider', 'secretStringSecretRef', 'key');
         const stages = get(o, 'status', 'atProvider', 'versionStages');

@@ -5,7 +5,7 @@
 import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
 import { getString } from '../observe.js';
 import type { AzureSettings } from '../spec.js';
-import { managedSpec, observeManaged, type ManagedPart } from './managed.js';
+import { FP, managedSpec, observeManaged, type ManagedPart } from './managed.js';
 import type { Target, TargetContext } from './target.js';
 
 function parts(s: AzureSettings, ctx: TargetContext): ManagedPart[] {
@@ -23,12 +23,17 @@ function parts(s: AzureSettings, ctx: TargetContext): ManagedPart[] {
         valueSecretRef: { name: ctx.storeName, key: versionKey(ctx.version) },
         ...(s.contentType === undefined ? {} : { contentType: s.contentType }),
       },
-      ctx.providerConfigRef,
+      ctx,
     ),
   };
   return [
     {
-      composed: { key: `${ctx.target}-azure-secret`, resource: secret },
+      composed: {
+        key: `${ctx.target}-azure-secret`,
+        resource: secret,
+        // A vault's resource ID is global: the provider configuration does not change the place.
+        identity: [['kind'], FP.concat('keyVaultId'), FP.concat('name')],
+      },
       holds: (o) => ({
         version: versionOfKey(getString(o, 'spec', 'forProvider', 'valueSecretRef', 'key')),
         evidence: getString(o, 'status', 'atProvider', 'version') ?? '',

@@ -6,8 +6,8 @@
 import { labels, STORE_SUFFIX, targetResourceName } from '../names.js';
 import { get, getString, isObj, type Obj } from '../observe.js';
 import type { KubernetesSettings } from '../spec.js';
-import { managedSpec, observeManaged } from './managed.js';
-import type { Target, TargetContext } from './target.js';
+import { managedSpec, observeManaged, PROVIDER_CONFIG } from './managed.js';
+import type { Composed, Target, TargetContext } from './target.js';
 
 /** The settings, plus whether the target named its own provider configuration. */
 export interface KubernetesTarget extends KubernetesSettings {
@@ -50,11 +50,19 @@ function versionIn(data: unknown, key: string, values: ReadonlyMap<number, Buffe
   return 0;
 }
 
-function composed(s: KubernetesTarget, ctx: TargetContext): { key: string; resource: Obj } {
+function composed(s: KubernetesTarget, ctx: TargetContext): Composed {
   const key = `${ctx.target}-kubernetes-secret`;
-  if (local(s, ctx.composite.namespace)) return { key, resource: manifest(s, ctx) };
+  if (local(s, ctx.composite.namespace)) {
+    return {
+      key,
+      resource: manifest(s, ctx),
+      identity: [['kind'], ['metadata', 'name'], ['metadata', 'namespace']],
+    };
+  }
+  const m = ['spec', 'forProvider', 'manifest', 'metadata'];
   return {
     key,
+    identity: [['kind'], m.concat('name'), m.concat('namespace'), PROVIDER_CONFIG],
     resource: {
       apiVersion: 'kubernetes.m.crossplane.io/v1alpha1',
       kind: 'Object',
@@ -62,7 +70,7 @@ function composed(s: KubernetesTarget, ctx: TargetContext): { key: string; resou
         name: targetResourceName(ctx.composite.name, ctx.target),
         labels: labels(ctx.target, 'kubernetes'),
       },
-      spec: managedSpec({ manifest: manifest(s, ctx) }, ctx.providerConfigRef),
+      spec: managedSpec({ manifest: manifest(s, ctx) }, ctx),
     },
   };
 }

@@ -1,11 +1,25 @@
 import { getString, health, type Obj } from '../observe.js';
+import type { ManagementPolicy } from '../policies.js';
 import type { ProviderConfigRef } from '../spec.js';
 import type { Composed, Observation, Previous } from './target.js';
 
 /** Spec fields every managed resource we emit carries. */
-export function managedSpec(forProvider: Obj, ref: ProviderConfigRef): Obj {
-  return { forProvider, providerConfigRef: { kind: ref.kind, name: ref.name } };
+export function managedSpec(
+  forProvider: Obj,
+  ctx: { providerConfigRef: ProviderConfigRef; policies: ManagementPolicy[] },
+): Obj {
+  const ref = ctx.providerConfigRef;
+  return {
+    forProvider,
+    managementPolicies: ctx.policies,
+    providerConfigRef: { kind: ref.kind, name: ref.name },
+  };
 }
+
+export const FP = ['spec', 'forProvider'];
+
+/** The provider configuration decides which account or cluster a name lives in. */
+export const PROVIDER_CONFIG = ['spec', 'providerConfigRef'];
 
 export interface ManagedPart {
   composed: Composed;

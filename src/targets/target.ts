@@ -1,4 +1,5 @@
 import type { Obj } from '../observe.js';
+import type { ManagementPolicy } from '../policies.js';
 import type { Platform, ProviderConfigRef, TargetSpec } from '../spec.js';
 
 /** What a platform module needs to know to observe one target. */
@@ -10,6 +11,7 @@ export interface BaseContext {
   /** Every stored version's value, as observed and as desired. */
   values: ReadonlyMap<number, Buffer>;
   providerConfigRef: ProviderConfigRef;
+  policies: ManagementPolicy[];
   defaults: { awsRecoveryWindowInDays: number };
 }
 
@@ -36,6 +38,11 @@ export interface Composed {
   /** The composition-resource-name, unique within the composite. */
   key: string;
   resource: Obj;
+  /**
+   * Fields that identify the external secret. Changing one on an existing resource would make
+   * the provider replace the secret, so such a change is refused.
+   */
+  identity: string[][];
 }
 
 /** What the last call recorded in the composite's status for a target. */

@@ -6,7 +6,7 @@
 import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
 import { getString } from '../observe.js';
 import type { VaultSettings } from '../spec.js';
-import { managedSpec, observeManaged, type ManagedPart } from './managed.js';
+import { FP, managedSpec, observeManaged, PROVIDER_CONFIG, type ManagedPart } from './managed.js';
 import type { Target, TargetContext } from './target.js';
 
 const GROUP = 'kv.vault.m.upbound.io/v1alpha1';
@@ -32,11 +32,21 @@ function parts(s: VaultSettings, ctx: TargetContext): ManagedPart[] {
       name: targetResourceName(ctx.composite.name, ctx.target),
       labels: labels(ctx.target, 'vault'),
     },
-    spec: managedSpec(forProvider, ctx.providerConfigRef),
+    spec: managedSpec(forProvider, ctx),
   };
   return [
     {
-      composed: { key: `${ctx.target}-vault-secret`, resource: secret },
+      composed: {
+        key: `${ctx.target}-vault-secret`,
+        resource: secret,
+        identity: [
+          ['kind'],
+          FP.concat('mount'),
+          FP.concat('name'),
+          FP.concat('path'),
+          PROVIDER_CONFIG,
+        ],
+      },
       holds: (o) => ({
         version: versionOfKey(getString(o, 'spec', 'forProvider', 'dataJsonSecretRef', 'key')),
         evidence: getString(o, 'status', 'atProvider', 'metadata', 'version') ?? '',

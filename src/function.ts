@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 
 import { identityChanges, retiring } from './lifecycle.js';
 import { ANNOTATION_REGENERATE, ANNOTATION_ROTATE, STORE_KEY, storeName } from './names.js';
-import { get, getNumber, getString, isObj, type Obj } from './observe.js';
+import { getString, isObj, type Obj } from './observe.js';
 import {
   checkValue,
   DEFAULT_AWS_RECOVERY_WINDOW,
@@ -30,7 +30,9 @@ import { step, type StepOutput } from './rotation.js';
 import { parseInput, parseSpec, type SecretSpec } from './spec.js';
 import { conditions, targetStatus, type CompositeStatus, type RotationStatus } from './status.js';
 import { composeStore, readStore } from './store.js';
-import type { BaseContext, Previous, TargetContext } from './targets/target.js';
+import type { BaseContext, TargetContext } from './targets/target.js';
+import { previousTargets } from './previous.js';
+import { judgeDrift } from './drift.js';
 import { generateValue, Redactor, type RandomInt } from './value.js';
 
 export interface Deps {
@@ -220,6 +222,7 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
 
   const derived: Record<string, Buffer> = {};
   const identityErrors: string[] = [];
+  const driftEvents: [string, string][] = [];
   contexts.forEach(({ target: t, ctx }, i) => {
     for (const [v, value] of stored.values) {
       Object.assign(derived, t.module.derivedKeys(t.settings, t.name, v, value));
@@ -229,11 +232,23 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
     if (o === undefined) return;
     const composedCtx: TargetContext = { ...ctx, values: stored.values, version };
     const external = t.module.externalName(t.settings, namespace);
+    const judged = judgeDrift({
+      enforce: spec.value.drift?.policy !== 'Alert',
+      observation: o,
+      desiredVersion: version,
+      previous: previous.get(t.name),
+      now,
+    });
     const ts = targetStatus(
       { name: t.name, platform: t.platform, externalName: external, desiredVersion: version },
       o,
+      judged.drift,
       redact,
     );
+    if (judged.fresh) {
+      const reason = judged.drift.state === 'Failed' ? 'TargetFailed' : 'DriftDetected';
+      driftEvents.push([reason, `${t.name} (${t.platform}): ${ts.drift.message}`]);
+    }
     for (const c of t.module.compose(t.settings, composedCtx)) {
       identityErrors.push(...identityChanges(t.path, c, observed[c.key]));
       const holdsValue = o.resourceHealthy[c.key] === true && ts.ready;
@@ -282,6 +297,9 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
     );
     log.info({ version: stored.version, how: resolution.created }, 'value created');
   }
+  for (const [reason, message] of driftEvents) {
+    result(rsp, Severity.SEVERITY_WARNING, reason, message);
+  }
   for (const e of next.events) {
     const severity = e.warning ? Severity.SEVERITY_WARNING : Severity.SEVERITY_NORMAL;
     result(rsp, severity, e.reason, redact.scrub(e.message));
@@ -317,20 +335,6 @@ function lostStore(
 function newValue(spec: SecretSpec, deps: Deps): Buffer {
   const gen = spec.value.generate ?? { length: 32, characters: 'alphanumeric' as const };
   return generateValue(gen.length, gen.characters, deps.random);
-}
-
-/** What the last call recorded per target, read back from the observed composite's status. */
-function previousTargets(xr: unknown): Map<string, Previous> {
-  const out = new Map<string, Previous>();
-  const list = get(xr, 'status', 'targets');
-  if (!Array.isArray(list)) return out;
-  for (const t of list as unknown[]) {
-    const name = getString(t, 'name');
-    const held = getNumber(t, 'heldVersion');
-    if (name === undefined || held === undefined) continue;
-    out.set(name, { heldVersion: held, evidence: getString(t, 'evidence') ?? '' });
-  }
-  return out;
 }
 
 /** A phase keeps the time it began for as long as it lasts; a new phase begins now. */

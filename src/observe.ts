@@ -67,6 +67,8 @@ export interface Health {
   synced: boolean;
   /** Why it is not healthy, from the provider's own condition, else empty. */
   problem: string;
+  /** The provider's own error text when a condition is False, else empty. */
+  error: string;
 }
 
 /**
@@ -82,11 +84,14 @@ export function health(o: unknown): Health {
   const isSynced = synced?.status === 'True' && current(o, synced) && asyncOk;
   const failing = [synced, async, ready].find((c) => c !== undefined && c.status === 'False');
   let problem = '';
+  let error = '';
   if (failing !== undefined) {
     const detail = failing.message === '' ? '' : `: ${failing.message}`;
     problem = `${failing.type} is False (${failing.reason || 'no reason'})${detail}`;
+    // Ready=False while creating is progress, not an error; Synced and async failures are.
+    if (failing.type !== 'Ready' || failing.message !== '') error = failing.message || problem;
   } else if (synced !== undefined && !current(o, synced)) {
     problem = 'the provider has not yet observed the current spec';
   }
-  return { ready: isReady, synced: isSynced, problem };
+  return { ready: isReady, synced: isSynced, problem, error };
 }

@@ -6,6 +6,7 @@
 import { Status, Target as ConditionTarget } from '@crossplane-org/function-sdk-typescript';
 import type { Condition } from '@crossplane-org/function-sdk-typescript';
 
+import type { DriftState, DriftStatus } from './drift.js';
 import type { Phase } from './rotation.js';
 import type { Platform } from './spec.js';
 import type { Observation } from './targets/target.js';
@@ -14,6 +15,10 @@ import { truncate, type Redactor } from './value.js';
 export const CONDITION_VALUE_STORED = 'ValueStored';
 export const CONDITION_TARGETS_READY = 'TargetsReady';
 export const CONDITION_ROTATION_HEALTHY = 'RotationHealthy';
+export const CONDITION_IN_SYNC = 'TargetsInSync';
+
+/** Worst first: the condition's reason names the worst state any target is in. */
+const BAD: DriftState[] = ['Failed', 'Drifted', 'Healing'];
 
 export interface TargetStatus {
   name: string;
@@ -25,11 +30,13 @@ export interface TargetStatus {
   ready: boolean;
   synced: boolean;
   message: string;
+  drift: DriftStatus;
 }
 
 export function targetStatus(
   t: { name: string; platform: Platform; externalName: string; desiredVersion: number },
   o: Observation,
+  drift: DriftStatus,
   redact: Redactor,
 ): TargetStatus {
   const ready = o.healthy && o.heldVersion === t.desiredVersion;
@@ -45,6 +52,11 @@ export function targetStatus(
     ready,
     synced: o.synced,
     message: truncate(redact.scrub(message)),
+    drift: {
+      ...drift,
+      message: truncate(redact.scrub(drift.message)),
+      ...(drift.evidence === undefined ? {} : { evidence: truncate(redact.scrub(drift.evidence)) }),
+    },
   };
 }
 
@@ -106,5 +118,14 @@ export function conditions(status: CompositeStatus, storeObserved: boolean): Con
   const r = status.rotation;
   const healthy = r.phase !== 'Failed' && r.phase !== 'RollingBack';
   const rotation = cond(CONDITION_ROTATION_HEALTHY, healthy, r.phase, r.reason);
-  return [stored, targets, rotation];
+  const worst = BAD.find((b) => status.targets.some((t) => t.drift.state === b));
+  const off = status.targets
+    .filter((t) => BAD.includes(t.drift.state))
+    .map((t) => `${t.name} (${t.drift.reason})`)
+    .sort();
+  const inSync =
+    worst === undefined
+      ? cond(CONDITION_IN_SYNC, true, 'InSync', 'no target has drifted or failed')
+      : cond(CONDITION_IN_SYNC, false, worst, `${worst}: ${off.join(', ')}`);
+  return [stored, targets, rotation, inSync];
 }

@@ -183,9 +183,11 @@ describe('RunFunction guards what targets already hold', () => {
       metadata: { ...meta, annotations: { 'secrets.crossplatform.io/regenerate': 'true' } },
     };
     const rsp = runFunction(request(accepted, { observed }), testDeps(2));
-    expect(rsp.results.map((r) => r.severity)).toEqual([
-      Severity.SEVERITY_WARNING,
-      Severity.SEVERITY_NORMAL,
+    // The Kubernetes target still holds the lost value, which no stored version matches.
+    expect(rsp.results.map((r) => [r.severity, r.reason])).toEqual([
+      [Severity.SEVERITY_WARNING, 'CheckSpec'],
+      [Severity.SEVERITY_NORMAL, 'ValueCreated'],
+      [Severity.SEVERITY_WARNING, 'DriftDetected'],
     ]);
     expect(storeValue(rsp, 2).length).toBe(32);
     const version = desiredObjects(rsp)['aws-prod-aws-version'] as {

@@ -135,7 +135,9 @@ describe('a canary rotation', () => {
     const waiting = c.reconcile(plus(DUE, 10 * MINUTE), failing);
     expect(c.status().rotation.phase).toBe('Canary');
     expect(c.status().rotation.reason).toContain(DENIED);
-    expect(waiting.results).toEqual([]);
+    // The failure is reported once, when first seen, and not again on later calls.
+    expect(events(waiting)).toEqual([['Warning', 'TargetFailed']]);
+    expect(events(c.reconcile(plus(DUE, 11 * MINUTE), failing))).toEqual([]);
     expect(waiting.meta?.ttl?.seconds).toBe(60);
 
     // The deadline is 30m after the rotation started at DUE.
@@ -173,7 +175,10 @@ describe('a canary rotation', () => {
     c.reconcile(plus(DUE, MINUTE), failing);
     const held = c.reconcile(plus(DUE, 30 * MINUTE), failing);
     expect(c.status().rotation.phase).toBe('Failed');
-    expect(events(held)).toEqual([['Warning', 'RotationFailed']]);
+    expect(events(held)).toEqual([
+      ['Warning', 'TargetFailed'],
+      ['Warning', 'RotationFailed'],
+    ]);
     expect(c.pointedAt()[CANARY_KEY]).toBe('v2');
     expect(c.pointedAt()['azure-prod-azure-secret']).toBe('v1');
     expect(c.status().store.versions).toEqual([1, 2]);

@@ -63,9 +63,12 @@ function parts(s: AwsSettings, ctx: TargetContext): ManagedPart[] {
         const ref = getString(o, 'spec', 'forProvider', 'secretStringSecretRef', 'key');
         const stages = get(o, 'status', 'atProvider', 'versionStages');
         const current = Array.isArray(stages) && stages.includes('AWSCURRENT');
+        // Our version without AWSCURRENT: someone made another version current.
+        const moved = Array.isArray(stages) && !current;
         return {
           version: current ? versionOfKey(ref) : undefined,
           evidence: getString(o, 'status', 'atProvider', 'versionId') ?? '',
+          signal: moved ? 'CurrentLabelMoved' : undefined,
         };
       },
     },

@@ -121,7 +121,12 @@ export const kubernetes = {
         const reported = isObj(seen) && typeof seen[s.key] === 'string';
         const data = reported ? seen : get(o, 'spec', 'forProvider', 'manifest', 'data');
         const v = versionIn(data, s.key, ctx.values);
-        return { version: v === 0 ? undefined : v, evidence: '' };
+        const differs = reported && v === 0;
+        return {
+          version: v === 0 ? undefined : v,
+          evidence: '',
+          signal: differs ? ('DataDiffers' as const) : undefined,
+        };
       };
       return observeManaged([{ composed: part, holds }], observed, previous);
     }
@@ -140,6 +145,9 @@ export const kubernetes = {
       written: isObj(data) && typeof data[s.key] === 'string',
       synced: o !== undefined,
       problem,
+      error: '',
+      signal:
+        isObj(data) && typeof data[s.key] === 'string' && held === 0 ? 'DataDiffers' : undefined,
       resourceHealthy: { [part.key]: o !== undefined },
     };
   },

@@ -24,7 +24,11 @@ export const PROVIDER_CONFIG = ['spec', 'providerConfigRef'];
 export interface ManagedPart {
   composed: Composed;
   /** For the resource that holds the value: reads the version and evidence it reports. */
-  holds?: (observed: Obj) => { version: number | undefined; evidence: string };
+  holds?: (observed: Obj) => {
+    version: number | undefined;
+    evidence: string;
+    signal?: Observation['signal'];
+  };
 }
 
 /**
@@ -46,6 +50,8 @@ export function observeManaged(
   let referencedVersion: number | undefined;
   let evidence = '';
   let written = false;
+  let signal: Observation['signal'];
+  const errors: string[] = [];
   for (const part of parts) {
     const { key, resource } = part.composed;
     const kind = String(resource.kind);
@@ -62,10 +68,12 @@ export function observeManaged(
     synced &&= h.synced;
     const name = getString(o, 'metadata', 'name') ?? key;
     if (h.problem !== '') problems.push(`${kind} ${name}: ${h.problem}`);
+    if (h.error !== '') errors.push(`${kind} ${name}: ${h.error}`);
     if (part.holds === undefined) continue;
     const held = part.holds(o);
     evidence = held.evidence;
     referencedVersion = held.version;
+    if (h.ready && h.synced) signal = held.signal;
     if (!(h.ready && h.synced) || held.version === undefined) continue;
     written = true;
     const unmoved =
@@ -89,6 +97,8 @@ export function observeManaged(
     written,
     synced,
     problem: problems.join('; '),
+    error: errors.join('; '),
+    signal,
     resourceHealthy,
   };
 }

@@ -66,6 +66,10 @@ export interface Observation {
   synced: boolean;
   /** What is wrong, in the provider's words where it said something; empty when nothing. */
   problem: string;
+  /** The provider's own error text, when it reports one; empty otherwise. */
+  error: string;
+  /** Drift the platform shows directly, without comparing with an earlier call. */
+  signal?: 'CurrentLabelMoved' | 'DataDiffers';
   /** Health of each composed resource of this target, by composition-resource-name. */
   resourceHealthy: Record<string, boolean>;
 }

@@ -53,8 +53,9 @@ const KNOWN: { test: RegExp; known: Known }[] = [
       transient: false,
       reason: 'CheckAndSetRequired',
       remedy:
-        'the Vault mount requires check-and-set: set cas: true on this vault target so the ' +
-        'version last observed is sent with each write',
+        'the Vault mount requires check-and-set (cas_required), which this function does not ' +
+        'send: a cas that follows every write would make the provider write again and again; ' +
+        'turn cas_required off on the mount',
     },
   },
 ];

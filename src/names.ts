@@ -57,6 +57,11 @@ export function versionKey(version: number): string {
   return `v${String(version)}`;
 }
 
+/** The base64 text of a version's bytes, for binary values (AWS secretBinary, Base64 targets). */
+export function base64Key(version: number): string {
+  return `${versionKey(version)}.base64`;
+}
+
 /** Parses "v3" (and "v3.<anything>") back to 3; anything else is not one of our keys. */
 export function versionOfKey(key: string | undefined): number | undefined {
   const m = /^v([1-9][0-9]{0,8})(?:\.|$)/.exec(key ?? '');

@@ -7,7 +7,6 @@ import { jitterFor, type Policy } from './rotation.js';
 import { bind, type BoundTarget } from './targets/registry.js';
 import type { FunctionInput, ProviderConfigRef, SecretSpec } from './spec.js';
 import { storeBytesPerVersion } from './store.js';
-import { isUtf8 } from './value.js';
 
 const DEFAULT_PROVIDER_CONFIG: ProviderConfigRef = {
   kind: 'ClusterProviderConfig',
@@ -112,15 +111,15 @@ export function planTargets(spec: SecretSpec, input: FunctionInput, ctx: PlanCon
  */
 export function checkValue(value: Buffer, targets: PlannedTarget[]): string[] {
   const errors: string[] = [];
-  const text = isUtf8(value);
   if (value.length === 0) return ['spec.value: the value is empty'];
   if (value.length < MIN_VALUE_BYTES) {
     return [`spec.value: the value is shorter than ${MIN_VALUE_BYTES} bytes`];
   }
   const derived: Buffer[] = [];
   for (const t of targets) {
-    if (t.module.textOnly && !text) {
-      errors.push(`${t.path}: the value is not UTF-8 text, which ${t.platform} targets require`);
+    const refused = t.module.refuses(t.settings, value);
+    if (refused !== undefined) {
+      errors.push(`${t.path}: ${refused}`);
       continue;
     }
     const size = t.module.encodedSize(t.settings, value);

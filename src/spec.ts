@@ -34,7 +34,6 @@ export interface VaultSettings {
   path: string;
   key: string;
   kvVersion: 1 | 2;
-  cas?: boolean;
   encoding: Encoding;
 }
 

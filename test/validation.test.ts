@@ -307,12 +307,18 @@ const cases: Case[] = [
       'most 25600',
   },
   {
-    name: 'binary value for AWS',
-    reason: 'the AWS string field needs UTF-8 text',
-    composite: xr({ value: fromSrc, targets: [aws('a')] }),
+    name: 'binary value for a Text Azure target',
+    reason: 'Key Vault stores text; binary needs the declared Base64 form',
+    composite: xr({
+      value: fromSrc,
+      targets: [{ name: 'b', azure: { vaultId: AZURE_VAULT, name: 'db' } }],
+    }),
     required: [source({ k: Buffer.from([0xff, 0xfe, 0x00, 0x41, 0x42, 0x43, 0x44, 0x45]) })],
-    fatal: 'invalid value: spec.targets[0]: the value is not UTF-8 text, which aws targets require',
+    fatal:
+      'invalid value: spec.targets[0]: the value is not UTF-8 text; set azure.encoding: Base64 ' +
+      'to store its base64 form',
   },
+
   {
     name: 'value store without its current version',
     reason: 'a damaged store is reported, never replaced by a fresh value',

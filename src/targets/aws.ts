@@ -2,8 +2,9 @@
  * AWS Secrets Manager: a Secret (the container) and a SecretVersion that reads the value from
  * the store and pins AWSCURRENT on it, so a console edit that moves the label is healed.
  */
-import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
-import { get, getString } from '../observe.js';
+import { base64Key, labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
+import { get, getString, type Obj } from '../observe.js';
+import { isUtf8 } from '../value.js';
 import type { AwsSettings } from '../spec.js';
 import { FP, managedSpec, observeManaged, PROVIDER_CONFIG, type ManagedPart } from './managed.js';
 import type { Target, TargetContext } from './target.js';
@@ -12,6 +13,15 @@ const GROUP = 'secretsmanager.aws.m.upbound.io/v1beta1';
 
 /** AWS appends "-" and six random characters to the ARN; a name ending alike is ambiguous. */
 const SUFFIX_HAZARD = /-[A-Za-z0-9]{6}$/;
+
+/** Text goes to SecretString; other bytes to SecretBinary, which the provider reads as base64. */
+function valueRef(ctx: TargetContext): Obj {
+  const value = ctx.values.get(ctx.version);
+  if (value === undefined || isUtf8(value)) {
+    return { secretStringSecretRef: { name: ctx.storeName, key: versionKey(ctx.version) } };
+  }
+  return { secretBinarySecretRef: { name: ctx.storeName, key: base64Key(ctx.version) } };
+}
 
 function parts(s: AwsSettings, ctx: TargetContext): ManagedPart[] {
   const name = targetResourceName(ctx.composite.name, ctx.target);
@@ -39,7 +49,7 @@ function parts(s: AwsSettings, ctx: TargetContext): ManagedPart[] {
       {
         region: s.region,
         secretIdRef: { name },
-        secretStringSecretRef: { name: ctx.storeName, key: versionKey(ctx.version) },
+        ...valueRef(ctx),
         versionStages: ['AWSCURRENT'],
       },
       ctx,
@@ -60,7 +70,9 @@ function parts(s: AwsSettings, ctx: TargetContext): ManagedPart[] {
         identity: [['kind'], FP.concat('region'), PROVIDER_CONFIG],
       },
       holds: (o) => {
-        const ref = getString(o, 'spec', 'forProvider', 'secretStringSecretRef', 'key');
+        const ref =
+          getString(o, 'spec', 'forProvider', 'secretStringSecretRef', 'key') ??
+          getString(o, 'spec', 'forProvider', 'secretBinarySecretRef', 'key');
         const stages = get(o, 'status', 'atProvider', 'versionStages');
         const current = Array.isArray(stages) && stages.includes('AWSCURRENT');
         // Our version without AWSCURRENT: someone made another version current.
@@ -78,7 +90,8 @@ function parts(s: AwsSettings, ctx: TargetContext): ManagedPart[] {
 export const aws = {
   platform: 'aws',
   maxValueBytes: 65536,
-  textOnly: true,
+  // Bytes that are not UTF-8 go to the binary field, which AWS stores as they are.
+  refuses: () => undefined,
   settings: (t) => t.aws,
   check: (s, ctx) => ({
     errors: [],
@@ -92,7 +105,8 @@ export const aws = {
   encodedSize: (_s, value) => value.length,
   identity: (s, ref) => `aws|${ref.kind}/${ref.name}|${s.region}|${s.name}`,
   externalName: (s) => `${s.region}:${s.name}`,
-  derivedKeys: () => ({}),
+  derivedKeys: (_s, _t, version, value) =>
+    isUtf8(value) ? {} : { [base64Key(version)]: Buffer.from(value.toString('base64')) },
   compose: (s, ctx) => parts(s, ctx).map((p) => p.composed),
   observe: (s, ctx, observed, previous) =>
     observeManaged(parts(s, { ...ctx, version: 0 }), observed, previous),

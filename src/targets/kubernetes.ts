@@ -78,7 +78,7 @@ function composed(s: KubernetesTarget, ctx: TargetContext): Composed {
 export const kubernetes = {
   platform: 'kubernetes',
   maxValueBytes: 1024 * 1024,
-  textOnly: false,
+  refuses: () => undefined,
   settings: (t) =>
     t.kubernetes === undefined
       ? undefined

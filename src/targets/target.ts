@@ -82,8 +82,8 @@ export interface Target<S> {
   readonly platform: Platform;
   /** Largest value the platform stores for one secret, in bytes, after its own encoding. */
   readonly maxValueBytes: number;
-  /** Whether the platform's text field needs valid UTF-8. */
-  readonly textOnly: boolean;
+  /** Why this target cannot hold the value as configured (for example bytes as text), if so. */
+  refuses(s: S, value: Buffer): string | undefined;
   settings(t: TargetSpec): S | undefined;
   /** Platform rules the schema cannot express; messages are "<field path>: <rule>". */
   check(s: S, ctx: CheckContext): Findings;

@@ -5,6 +5,7 @@
  */
 import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
 import { getString } from '../observe.js';
+import { isUtf8 } from '../value.js';
 import type { VaultSettings } from '../spec.js';
 import { FP, managedSpec, observeManaged, PROVIDER_CONFIG, type ManagedPart } from './managed.js';
 import type { Target, TargetContext } from './target.js';
@@ -15,8 +16,10 @@ export function documentKey(target: string, version: number): string {
   return `${versionKey(version)}.${target}.json`;
 }
 
-function document(s: VaultSettings, value: Buffer): Buffer {
-  return Buffer.from(JSON.stringify({ [s.key]: value.toString('utf8') }), 'utf8');
+/** The JSON document the provider writes, built by the encoder: any text survives as a string. */
+export function document(s: VaultSettings, value: Buffer): Buffer {
+  const text = s.encoding === 'Base64' ? value.toString('base64') : value.toString('utf8');
+  return Buffer.from(JSON.stringify({ [s.key]: text }), 'utf8');
 }
 
 function parts(s: VaultSettings, ctx: TargetContext): ManagedPart[] {
@@ -59,7 +62,10 @@ export const vault = {
   platform: 'vault',
   // Consul storage caps an entry at 512 KiB (integrated storage at 1 MiB); take the smaller.
   maxValueBytes: 512 * 1024,
-  textOnly: true,
+  refuses: (s, value) =>
+    s.encoding === 'Text' && !isUtf8(value)
+      ? 'the value is not UTF-8 text; set vault.encoding: Base64 to store its base64 form'
+      : undefined,
   settings: (t) => t.vault,
   check: (s, ctx) => {
     const errors: string[] = [];

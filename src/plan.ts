@@ -82,6 +82,8 @@ export function planTargets(spec: SecretSpec, input: FunctionInput, ctx: PlanCon
       composite: ctx.composite,
       storeName: ctx.storeName,
       sourceSecret: spec.value.fromSecret?.name,
+      alert: spec.drift?.policy === 'Alert',
+      orphan: spec.deletion?.policy === 'Orphan',
     });
     errors.push(...found.errors);
     warnings.push(...found.warnings);

@@ -88,6 +88,15 @@ export const kubernetes = {
     if (s.key === '.' || s.key === '..') {
       errors.push(`${ctx.path}.kubernetes.key: must not be "." or ".."`);
     }
+    if (local(s, ctx.composite.namespace) && (ctx.alert || ctx.orphan)) {
+      // Crossplane itself applies and deletes a Secret it composes: no policy can stop it.
+      const policy = ctx.alert ? 'drift policy Alert' : 'deletion policy Orphan';
+      errors.push(
+        `${ctx.path}.kubernetes: ${policy} cannot hold for a Secret composed directly, which ` +
+          'Crossplane always applies and deletes; give this target a providerConfigRef to write ' +
+          'it through provider-kubernetes',
+      );
+    }
     if (s.name.endsWith(STORE_SUFFIX)) {
       errors.push(
         `${ctx.path}.kubernetes.name: must not end in "${STORE_SUFFIX}", which names value stores`,

@@ -27,6 +27,9 @@ export interface CheckContext {
   storeName: string;
   /** The Secret the value is copied from, if any; a target must never overwrite it. */
   sourceSecret?: string;
+  /** Drift policy Alert (never overwrite) and deletion policy Orphan (never delete). */
+  alert: boolean;
+  orphan: boolean;
 }
 
 export interface Findings {

@@ -36,13 +36,15 @@ function converged(spec: Obj = {}, viaProvider?: boolean): Cluster {
   return c;
 }
 
-type Status = ReturnType<Cluster['status']> & {
-  targets: { name: string; drift: { state: string; reason: string; message: string } }[];
-};
+interface Drift {
+  state: string;
+  reason: string;
+  message: string;
+}
 
-function drift(c: Cluster, target: string) {
-  const t = (c.status() as Status).targets.find((x) => x.name === target);
-  return t?.drift;
+function drift(c: Cluster, target: string): Drift | undefined {
+  const targets = (c.xr.status as { targets: { name: string; drift: Drift }[] }).targets;
+  return targets.find((x) => x.name === target)?.drift;
 }
 
 function warnings(c: Cluster): (string | undefined)[] {

@@ -120,6 +120,28 @@ const condition = fc.record(
   { requiredKeys: [] },
 );
 
+/** A status as an attacker or a bad restore might leave it: right names, wrong everything. */
+const previousStatus = fc.record({
+  targets: fc.array(
+    fc.record({
+      name: fc.constantFrom('aws-prod', 'azure-prod', 'vault-onprem', 'pods', 'x'),
+      heldVersion: fc.oneof(fc.integer({ min: -2, max: 3 }), junk),
+      evidence: fc.oneof(fc.string(), junk),
+      drift: fc.oneof(
+        junk,
+        fc.record({
+          state: fc.constantFrom('InSync', 'Drifted', 'Healing', 'Failed', 'Bogus'),
+          reason: fc.constantFrom('VersionMoved', 'InSync', 'X'),
+          since: fc.oneof(fc.constant('2026-12-01T09:00:00Z'), fc.string()),
+          evidence: fc.oneof(fc.string(), junk),
+        }),
+      ),
+    }),
+    { maxLength: 5 },
+  ),
+  rotation: fc.oneof(junk, fc.record({ phase: fc.string(), since: fc.string() })),
+});
+
 function mangle(o: Obj, conditions: unknown, extra: unknown): Obj {
   const copy = structuredClone(o);
   copy.status = { conditions, atProvider: extra };
@@ -146,7 +168,8 @@ describe('generated hostile inputs', () => {
         }),
         fc.option(junk),
         fc.option(fc.jsonValue({ maxDepth: 4 })),
-        (present, mangles, specJunk, inputJunk) => {
+        fc.option(previousStatus),
+        (present, mangles, specJunk, inputJunk, statusJunk) => {
           const observed: Record<string, Obj> = {};
           present.forEach((k, i) => {
             const o = base[k];
@@ -157,7 +180,7 @@ describe('generated hostile inputs', () => {
           });
           const spec = specJunk === null ? xr.spec : specJunk;
           const req = request(
-            { ...xr, spec },
+            { ...xr, spec, ...(statusJunk === null ? {} : { status: statusJunk }) },
             {
               observed,
               input: inputJunk === null ? undefined : (inputJunk as Obj),

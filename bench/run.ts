@@ -91,7 +91,9 @@ function freePort(): Promise<number> {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
       const a = s.address();
-      s.close(() => { resolve(typeof a === 'object' && a !== null ? a.port : 0); });
+      s.close(() => {
+        resolve(typeof a === 'object' && a !== null ? a.port : 0);
+      });
     });
   });
 }
@@ -145,7 +147,9 @@ async function start(kind: Kind, mode: Mode, pki: Pki, payload: Buffer): Promise
         (b: Buffer) => b,
         payload,
         { deadline: new Date(Date.now() + 1000) },
-        (err: grpc.ServiceError | null) => { resolve(err === null); },
+        (err: grpc.ServiceError | null) => {
+          resolve(err === null);
+        },
       );
     });
     if (ok) break;
@@ -159,7 +163,9 @@ async function start(kind: Kind, mode: Mode, pki: Pki, payload: Buffer): Promise
 
 function stop(s: Server): Promise<void> {
   return new Promise((resolve) => {
-    s.child.on('exit', () => { resolve(); });
+    s.child.on('exit', () => {
+      resolve();
+    });
     s.child.kill('SIGTERM');
   });
 }

@@ -22,7 +22,7 @@ export interface DriftInput {
   enforce: boolean;
   observation: Observation;
   desiredVersion: number;
-  previous?: { heldVersion: number; evidence: string; drift?: DriftStatus };
+  previous?: { heldVersion: number; evidence: string; generation?: number; drift?: DriftStatus };
   now: Date;
 }
 
@@ -90,7 +90,12 @@ export function judgeDrift(i: DriftInput): { drift: DriftStatus; fresh: boolean 
   if (wasMoved && i.enforce) {
     return make('InSync', 'Healed', `the provider wrote the declared value again (${o.evidence})`);
   }
-  const base = i.previous?.heldVersion === o.heldVersion ? i.previous.evidence : '';
+  // Evidence recorded for another version or another generation (a spec change of ours, such
+  // as a new contentType, makes the provider write) is no baseline.
+  const p = i.previous;
+  const comparable =
+    p !== undefined && p.heldVersion === o.heldVersion && p.generation === o.generation;
+  const base = comparable ? p.evidence : '';
   if (wasMoved || (base !== '' && o.evidence !== '' && o.evidence !== base)) {
     const from = wasMoved ? (prev.evidence ?? base) : base;
     return make(

@@ -14,7 +14,7 @@ import {
 } from '@crossplane-org/function-sdk-typescript';
 import type { Logger } from 'pino';
 
-import { identityChanges, retiring } from './lifecycle.js';
+import { identityChanges, retiring, takeovers } from './lifecycle.js';
 import { ANNOTATION_REGENERATE, ANNOTATION_ROTATE, STORE_KEY, storeName } from './names.js';
 import { getString, isObj, type Obj } from './observe.js';
 import {
@@ -26,11 +26,11 @@ import {
 } from './plan.js';
 import { resolveValue, SOURCE_REQUIREMENT, sourceSelector } from './resolve.js';
 import { managementPolicies } from './policies.js';
-import { step, type StepOutput } from './rotation.js';
+import { fingerprint, step, type StepOutput } from './rotation.js';
 import { parseInput, parseSpec, type SecretSpec } from './spec.js';
 import { conditions, targetStatus, type CompositeStatus, type RotationStatus } from './status.js';
 import { composeStore, readStore } from './store.js';
-import type { BaseContext, TargetContext } from './targets/target.js';
+import type { BaseContext, Composed, TargetContext } from './targets/target.js';
 import { previousTargets } from './previous.js';
 import { judgeDrift } from './drift.js';
 import { generateValue, Redactor, type RandomInt } from './value.js';
@@ -193,6 +193,8 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
     })),
     token,
     newValue: () => fresh ?? newValue(spec.value, deps),
+    sourceFingerprint: fresh === undefined ? undefined : fingerprint(fresh),
+    previousPhase: getString(xr, 'status', 'rotation', 'phase'),
     sourceChanged:
       fresh !== undefined &&
       committed !== undefined &&
@@ -222,6 +224,7 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
 
   const derived: Record<string, Buffer> = {};
   const identityErrors: string[] = [];
+  const emitted: { path: string; composed: Composed }[] = [];
   const driftEvents: [string, string][] = [];
   contexts.forEach(({ target: t, ctx }, i) => {
     for (const [v, value] of stored.values) {
@@ -251,11 +254,13 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
     }
     for (const c of t.module.compose(t.settings, composedCtx)) {
       identityErrors.push(...identityChanges(t.path, c, observed[c.key]));
+      emitted.push({ path: t.path, composed: c });
       const holdsValue = o.resourceHealthy[c.key] === true && ts.ready;
       desired.resources[c.key] = resource(c.resource, holdsValue);
     }
     status.targets.push(ts);
   });
+  identityErrors.push(...takeovers(emitted, observed, spec.value.deletion?.policy === 'Orphan'));
   if (identityErrors.length > 0) {
     rsp.desired = baseResponse(req).desired;
     return fatal(rsp, 'InvalidSpec', `invalid spec: ${identityErrors.join('; ')}`);

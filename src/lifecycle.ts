@@ -80,3 +80,38 @@ export function retiring(
   }
   return out;
 }
+
+/**
+ * A desired resource that writes the same external secret as an observed one that is leaving
+ * (a target renamed, say) would lose it: Crossplane deletes the leaving one, and with it the
+ * secret, unless Orphan keeps it. A Secret composed directly is always deleted.
+ */
+export function takeovers(
+  desired: { path: string; composed: Composed }[],
+  observed: Readonly<Record<string, Obj>>,
+  orphan: boolean,
+): string[] {
+  const keys = new Set(desired.map((d) => d.composed.key));
+  const leaving = Object.entries(observed).filter(
+    ([k, o]) => !keys.has(k) && getString(o, 'metadata', 'labels', LABEL_MANAGED_BY) === MANAGED_BY,
+  );
+  const errors: string[] = [];
+  for (const { path, composed } of desired) {
+    for (const [, o] of leaving) {
+      if (o.kind !== composed.resource.kind || o.apiVersion !== composed.resource.apiVersion) {
+        continue;
+      }
+      if (orphan && o.apiVersion !== 'v1') continue;
+      if (!composed.identity.every((f) => same(get(o, ...f), get(composed.resource, ...f)))) {
+        continue;
+      }
+      errors.push(
+        `${path}: writes the external secret that ${String(o.kind)} ` +
+          `${getString(o, 'metadata', 'name') ?? ''} manages for a target being removed; ` +
+          'removing that one would delete the secret: keep the old target name' +
+          (o.apiVersion === 'v1' ? '' : ', or make the change under deletion policy Orphan'),
+      );
+    }
+  }
+  return errors;
+}

@@ -14,6 +14,8 @@ export const ANNOTATION_NEXT_VERSION = 'secrets.crossplatform.io/next-version';
 export const ANNOTATION_STARTED_AT = 'secrets.crossplatform.io/rotation-started-at';
 export const ANNOTATION_FAILED_VERSION = 'secrets.crossplatform.io/failed-version';
 export const ANNOTATION_FAILED_AT = 'secrets.crossplatform.io/failed-at';
+/** SHA-256 of a fromSecret value whose rotation failed: kept beside the values in the store. */
+export const ANNOTATION_FAILED_FINGERPRINT = 'secrets.crossplatform.io/failed-sha256';
 
 /** On the composite: "true" accepts a new value when the store is lost but targets hold one. */
 export const ANNOTATION_REGENERATE = 'secrets.crossplatform.io/regenerate';

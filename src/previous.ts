@@ -8,6 +8,7 @@ import { get, getNumber, getString } from './observe.js';
 export interface PreviousTarget {
   heldVersion: number;
   evidence: string;
+  generation?: number;
   drift?: DriftStatus;
 }
 
@@ -37,7 +38,12 @@ export function previousTargets(xr: unknown): Map<string, PreviousTarget> {
     const name = getString(t, 'name');
     const held = getNumber(t, 'heldVersion');
     if (name === undefined || held === undefined) continue;
-    out.set(name, { heldVersion: held, evidence: getString(t, 'evidence') ?? '', drift: drift(t) });
+    out.set(name, {
+      heldVersion: held,
+      evidence: getString(t, 'evidence') ?? '',
+      generation: getNumber(t, 'generation'),
+      drift: drift(t),
+    });
   }
   return out;
 }

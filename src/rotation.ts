@@ -45,6 +45,10 @@ export interface StepInput {
   newValue: () => Buffer;
   /** Why a rotation is wanted that no schedule or token asks for (a changed source). */
   sourceChanged: boolean;
+  /** Fingerprint of the fromSecret source's value, to recognise one whose rotation failed. */
+  sourceFingerprint?: string;
+  /** The phase the last call reported, so a failure is announced once, not on every call. */
+  previousPhase?: string;
   now: Date;
 }
 
@@ -71,6 +75,14 @@ export interface StepOutput {
 }
 
 /** Up to a tenth of the period, at most an hour, the same for the same composite every time. */
+/** A hash of a value, kept in the store next to the values themselves, never shown. */
+export function fingerprint(value: Buffer): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** Version numbers far beyond the current one come from a hand-edited store; ignore them. */
+const MAX_VERSION_STEP = 100;
+
 export function jitterFor(identity: string, every: number | undefined): number {
   if (every === undefined) return 0;
   const spread = Math.min(every / 10, 3_600_000);
@@ -105,8 +117,13 @@ export function step(input: StepInput): StepOutput {
   const events: Event[] = [];
   const from = st.version;
   const newToken = input.token !== undefined && input.token !== '' && input.token !== st.token;
+  const plausible = (v: number) => v > from && v <= from + MAX_VERSION_STEP;
+  // A source whose rotation already failed is not retried on its own; a new token retries it.
+  const sourceChanged =
+    input.sourceChanged &&
+    (st.failed?.fingerprint === undefined || st.failed.fingerprint !== input.sourceFingerprint);
 
-  if (st.rotation === undefined && policy.frozen && (newToken || input.sourceChanged)) {
+  if (st.rotation === undefined && policy.frozen && (newToken || sourceChanged)) {
     if (newToken) st.token = input.token ?? '';
     events.push({
       warning: true,
@@ -122,11 +139,12 @@ export function step(input: StepInput): StepOutput {
     let trigger: string | undefined;
     if (policy.frozen) trigger = undefined;
     else if (newToken) trigger = 'requested by the rotate annotation';
-    else if (input.sourceChanged) trigger = 'the fromSecret source changed';
+    else if (sourceChanged) trigger = 'the fromSecret source changed';
     else if (due !== undefined && now.getTime() >= due) trigger = 'the rotation period elapsed';
     if (trigger !== undefined) {
       // Never reuse a number: a rolled-back version's value must not come back under it.
-      const to = Math.max(from, st.failed?.version ?? 0, ...st.values.keys()) + 1;
+      const used = [st.failed?.version ?? 0, ...st.values.keys()].filter(plausible);
+      const to = Math.max(from, ...used) + 1;
       st.values.set(to, input.newValue());
       st.rotation = { to, startedAt: now.toISOString() };
       if (newToken) st.token = input.token ?? '';
@@ -166,6 +184,12 @@ export function step(input: StepInput): StepOutput {
 
   const to = st.rotation.to;
   let started = parseTime(st.rotation.startedAt) ?? now.getTime();
+  if (started > now.getTime()) {
+    // A start in the future (a hand-edited store) would keep the deadline out of reach: the
+    // rotation counts as started now, and the store says so from here on.
+    st.rotation = { to: st.rotation.to, startedAt: now.toISOString() };
+    started = now.getTime();
+  }
   if (newToken) {
     st.token = input.token ?? '';
     if (now.getTime() >= started + policy.deadline) {
@@ -208,7 +232,10 @@ export function step(input: StepInput): StepOutput {
 
   const canary =
     policy.strategy === 'Canary' ? targets.find((t) => t.name === policy.canary) : undefined;
-  const canaryFirst = canary !== undefined && canary.held !== to;
+  // Once any other target has been pointed at the new version, the canary stage is over: a
+  // canary that later reports a transient error must not pull the others back.
+  const released = targets.some((t) => t !== canary && t.referenced === to);
+  const canaryFirst = canary !== undefined && canary.held !== to && !released;
   // What the rotation asks of each target now: the canary alone first, then everyone.
   const moving = canaryFirst
     ? new Map(targets.map((t) => [t.name, t === canary ? to : from]))
@@ -220,7 +247,13 @@ export function step(input: StepInput): StepOutput {
       if (targets.every((t) => t.held === from)) {
         st.values.delete(to);
         st.rotation = undefined;
-        st.failed = { version: to, at: now.toISOString() };
+        st.failed = {
+          version: to,
+          at: now.toISOString(),
+          ...(input.sourceFingerprint === undefined
+            ? {}
+            : { fingerprint: fingerprint(input.store.values.get(to) ?? Buffer.alloc(0)) }),
+        };
         events.push({
           warning: true,
           reason: 'RotationRolledBack',
@@ -239,11 +272,13 @@ export function step(input: StepInput): StepOutput {
         };
       }
       const why = failures(targets, moving);
-      events.push({
-        warning: true,
-        reason: 'RotationFailed',
-        message: `the rotation to version ${to} passed its deadline; rolling back: ${why}`,
-      });
+      if (input.previousPhase !== 'RollingBack') {
+        events.push({
+          warning: true,
+          reason: 'RotationFailed',
+          message: `the rotation to version ${to} passed its deadline; rolling back: ${why}`,
+        });
+      }
       return { ...base, store: st, desired, phase: 'RollingBack', reason: why, events };
     }
     // Hold: nothing moves further; each target stays on what it was last pointed at.
@@ -254,13 +289,15 @@ export function step(input: StepInput): StepOutput {
       ]),
     );
     const why = failures(targets, moving);
-    events.push({
-      warning: true,
-      reason: 'RotationFailed',
-      message:
-        `the rotation to version ${to} passed its deadline and is held: ${why}; set a new ` +
-        'rotate annotation to retry with the same value',
-    });
+    if (input.previousPhase !== 'Failed') {
+      events.push({
+        warning: true,
+        reason: 'RotationFailed',
+        message:
+          `the rotation to version ${to} passed its deadline and is held: ${why}; set a new ` +
+          'rotate annotation to retry with the same value',
+      });
+    }
     return { ...base, store: st, desired, phase: 'Failed', reason: why, events };
   }
 

@@ -27,6 +27,8 @@ export interface TargetStatus {
   desiredVersion: number;
   heldVersion: number;
   evidence: string;
+  /** Generation of the value-holding resource when the evidence was recorded. */
+  generation?: number;
   ready: boolean;
   synced: boolean;
   message: string;
@@ -49,6 +51,7 @@ export function targetStatus(
     ...t,
     heldVersion: o.heldVersion,
     evidence: truncate(redact.scrub(o.evidence)),
+    ...(o.generation === undefined ? {} : { generation: o.generation }),
     ready,
     synced: o.synced,
     message: truncate(redact.scrub(message)),

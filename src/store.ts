@@ -7,6 +7,7 @@
 import { parseTime } from './duration.js';
 import {
   ANNOTATION_FAILED_AT,
+  ANNOTATION_FAILED_FINGERPRINT,
   ANNOTATION_FAILED_VERSION,
   ANNOTATION_NEXT_VERSION,
   ANNOTATION_ROTATED_AT,
@@ -32,7 +33,7 @@ export interface StoredValue {
   /** The rotation in progress, if any. */
   rotation?: { to: number; startedAt: string };
   /** The last rotation that failed and was rolled back, if any. */
-  failed?: { version: number; at: string };
+  failed?: { version: number; at: string; fingerprint?: string };
 }
 
 export type StoreRead =
@@ -97,7 +98,12 @@ export function readStore(observed: unknown): StoreRead {
   const failedVersion = positive(note(ANNOTATION_FAILED_VERSION));
   const failedAt = note(ANNOTATION_FAILED_AT);
   if (failedVersion !== undefined && parseTime(failedAt) !== undefined) {
-    store.failed = { version: failedVersion, at: failedAt };
+    const fp = note(ANNOTATION_FAILED_FINGERPRINT);
+    store.failed = {
+      version: failedVersion,
+      at: failedAt,
+      ...(/^[0-9a-f]{64}$/.test(fp) ? { fingerprint: fp } : {}),
+    };
   }
   return { kind: 'ok', store };
 }
@@ -136,6 +142,9 @@ export function composeStore(p: StoreParams): Obj {
   if (st.failed !== undefined) {
     annotations[ANNOTATION_FAILED_VERSION] = String(st.failed.version);
     annotations[ANNOTATION_FAILED_AT] = st.failed.at;
+    if (st.failed.fingerprint !== undefined) {
+      annotations[ANNOTATION_FAILED_FINGERPRINT] = st.failed.fingerprint;
+    }
   }
   return {
     apiVersion: 'v1',

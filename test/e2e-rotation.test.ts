@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { ANNOTATION_ROTATE, ANNOTATION_STARTED_AT } from '../src/names.js';
 import type { Obj } from '../src/observe.js';
+import { documentKey } from '../src/targets/vault.js';
 import {
   composed,
   render,
@@ -25,6 +26,17 @@ import {
 import { example, ROOT, SHARED } from './helpers.js';
 import { observeOne, type SimOptions } from './provider-sim.js';
 
+const VAULT = {
+  mount: 'secret',
+  path: 'team-a/db-password',
+  key: 'password',
+  kvVersion: 2 as const,
+  encoding: 'Text' as const,
+};
+
+/** The store keys of the Vault target's JSON document, which name its key and encoding. */
+const DOC1 = documentKey(VAULT, 'vault-onprem', 1);
+const DOC2 = documentKey(VAULT, 'vault-onprem', 2);
 const DEMO = `${ROOT}_output/rotation-demo`;
 const CANARY_KEY = 'aws-prod-aws-version';
 const DENIED = 'AccessDeniedException: not authorized to perform secretsmanager:PutSecretValue';
@@ -128,7 +140,7 @@ function startAtVersion1(name: string): Loop {
   expect(loop.pointedAt()).toEqual({
     aws: 'v1',
     Secret: 'v1',
-    SecretV2: 'v1.vault-onprem.json',
+    SecretV2: DOC1,
   });
   return loop;
 }
@@ -141,11 +153,11 @@ describe('a canary rotation through crossplane render', () => {
 
     loop.render('canary');
     expect(loop.rotation().phase).toBe('Canary');
-    expect(loop.pointedAt()).toEqual({ aws: 'v2', Secret: 'v1', SecretV2: 'v1.vault-onprem.json' });
+    expect(loop.pointedAt()).toEqual({ aws: 'v2', Secret: 'v1', SecretV2: DOC1 });
 
     loop.render('propagating');
     expect(loop.rotation().phase).toBe('Propagating');
-    expect(loop.pointedAt()).toEqual({ aws: 'v2', Secret: 'v2', SecretV2: 'v2.vault-onprem.json' });
+    expect(loop.pointedAt()).toEqual({ aws: 'v2', Secret: 'v2', SecretV2: DOC2 });
 
     loop.render('completed');
     expect(loop.rotation()).toMatchObject({ phase: 'Idle', version: 2 });
@@ -191,7 +203,7 @@ describe('a canary rotation through crossplane render', () => {
       ['SEVERITY_WARNING', 'the rotation to version 2 passed its deadline'],
     ]);
     expect(String(results(loop.out)[0]?.message)).toContain(DENIED);
-    expect(loop.pointedAt()).toEqual({ aws: 'v1', Secret: 'v1', SecretV2: 'v1.vault-onprem.json' });
+    expect(loop.pointedAt()).toEqual({ aws: 'v1', Secret: 'v1', SecretV2: DOC1 });
 
     loop.render('rolled-back');
     expect(loop.rotation()).toMatchObject({ phase: 'Failed', version: 1 });

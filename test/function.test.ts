@@ -63,7 +63,7 @@ describe('RunFunction on a first call', () => {
     expectGolden('first-call-from-secret', RunFunctionResponse.toJSON(rsp));
     expect(storeValue(rsp).toString()).toBe('LICENCE-0000-EXAMPLE');
     const doc = desiredObjects(rsp).store?.data as Record<string, string>;
-    const json = Buffer.from(doc['v1.vault.json'] ?? '', 'base64').toString();
+    const json = Buffer.from(doc['v1.vault.0b1d87fb.json'] ?? '', 'base64').toString();
     expect(JSON.parse(json)).toEqual({ licence: 'LICENCE-0000-EXAMPLE' });
   });
 

@@ -12,11 +12,23 @@ import {
 import { runFunction } from '../src/function.js';
 import { ANNOTATION_ROTATE } from '../src/names.js';
 import type { Obj } from '../src/observe.js';
+import { documentKey } from '../src/targets/vault.js';
 import { SOURCE_REQUIREMENT } from '../src/resolve.js';
 import { jitterFor } from '../src/rotation.js';
 import { at, Cluster, HOUR, MINUTE, plus } from './cluster.js';
 import { compositionInput, example, loadDoc, request, ROOT, testDeps } from './helpers.js';
 
+const VAULT = {
+  mount: 'secret',
+  path: 'team-a/db-password',
+  key: 'password',
+  kvVersion: 2 as const,
+  encoding: 'Text' as const,
+};
+
+/** The store keys of the Vault target's JSON document, which name its key and encoding. */
+const DOC1 = documentKey(VAULT, 'vault-onprem', 1);
+const DOC2 = documentKey(VAULT, 'vault-onprem', 2);
 const T0 = at('2026-12-01T10:00:00.000Z');
 const EVERY = 720 * HOUR;
 const JITTER = jitterFor('team-a/db-password', EVERY);
@@ -78,9 +90,7 @@ describe('scheduling', () => {
     const c = converged();
     const rsp = c.reconcile(DUE, { apply: false });
     expect(c.status().rotation).toMatchObject({ phase: 'Staged', version: 2 });
-    expect(Object.keys(c.storeData())).toEqual(
-      expect.arrayContaining(['v1', 'v2', 'v1.vault-onprem.json', 'v2.vault-onprem.json']),
-    );
+    expect(Object.keys(c.storeData())).toEqual(expect.arrayContaining(['v1', 'v2', DOC1, DOC2]));
     expect(everyAt(c, 'v1')).toBe(true);
     expect(events(rsp)).toEqual([['Normal', 'RotationStarted']]);
   });
@@ -97,7 +107,7 @@ describe('a canary rotation', () => {
     expect(c.pointedAt()).toEqual({
       [CANARY_KEY]: 'v2',
       'azure-prod-azure-secret': 'v1',
-      'vault-onprem-vault-secret': 'v1.vault-onprem.json',
+      'vault-onprem-vault-secret': DOC1,
     });
 
     c.reconcile(plus(DUE, 2 * MINUTE));
@@ -198,7 +208,7 @@ describe('a simultaneous rotation', () => {
   it('moves all targets together and retries a failing one with the same value', () => {
     const c = converged(withRotation({ every: '720h', deadline: '30m' }));
     c.reconcile(DUE);
-    const staged = c.storeData()['v2.vault-onprem.json'];
+    const staged = c.storeData()[DOC2];
     const failing = { failing: new Map([['vault-onprem-vault-secret', 'permission denied']]) };
     c.reconcile(plus(DUE, MINUTE), failing);
     expect(everyAt(c, 'v2')).toBe(true);
@@ -216,8 +226,8 @@ describe('a simultaneous rotation', () => {
 
     c.reconcile(plus(DUE, 30 * MINUTE), failing);
     expect(c.status().rotation.phase).toBe('Failed');
-    expect(c.pointedAt()['vault-onprem-vault-secret']).toBe('v2.vault-onprem.json');
-    expect(c.storeData()['v2.vault-onprem.json']).toBe(staged);
+    expect(c.pointedAt()['vault-onprem-vault-secret']).toBe(DOC2);
+    expect(c.storeData()[DOC2]).toBe(staged);
   });
 });
 

@@ -6,7 +6,7 @@ import { base64Key, labels, targetResourceName, versionKey, versionOfKey } from 
 import { getString } from '../observe.js';
 import { isUtf8 } from '../value.js';
 import type { AzureSettings } from '../spec.js';
-import { FP, managedSpec, observeManaged, type ManagedPart } from './managed.js';
+import { FP, managedSpec, observeManaged, PROVIDER_CONFIG, type ManagedPart } from './managed.js';
 import type { Target, TargetContext } from './target.js';
 
 function parts(s: AzureSettings, ctx: TargetContext): ManagedPart[] {
@@ -35,8 +35,8 @@ function parts(s: AzureSettings, ctx: TargetContext): ManagedPart[] {
       composed: {
         key: `${ctx.target}-azure-secret`,
         resource: secret,
-        // A vault's resource ID is global: the provider configuration does not change the place.
-        identity: [['kind'], FP.concat('keyVaultId'), FP.concat('name')],
+        // The vault's resource ID is global, but another configuration may mean another tenant.
+        identity: [['kind'], FP.concat('keyVaultId'), FP.concat('name'), PROVIDER_CONFIG],
       },
       holds: (o) => ({
         version: versionOfKey(getString(o, 'spec', 'forProvider', 'valueSecretRef', 'key')),

@@ -1,4 +1,4 @@
-import { getString, health, type Obj } from '../observe.js';
+import { getNumber, getString, health, type Obj } from '../observe.js';
 import type { ManagementPolicy } from '../policies.js';
 import type { ProviderConfigRef } from '../spec.js';
 import type { Composed, Observation, Previous } from './target.js';
@@ -51,6 +51,7 @@ export function observeManaged(
   let evidence = '';
   let written = false;
   let signal: Observation['signal'];
+  let generation: number | undefined;
   const errors: string[] = [];
   for (const part of parts) {
     const { key, resource } = part.composed;
@@ -73,6 +74,9 @@ export function observeManaged(
     const held = part.holds(o);
     evidence = held.evidence;
     referencedVersion = held.version;
+    generation = getNumber(o, 'metadata', 'generation');
+    // Version evidence means the provider wrote a value at some point, healthy now or not.
+    if (held.evidence !== '') written = true;
     if (h.ready && h.synced) signal = held.signal;
     if (!(h.ready && h.synced) || held.version === undefined) continue;
     written = true;
@@ -99,6 +103,7 @@ export function observeManaged(
     problem: problems.join('; '),
     error: errors.join('; '),
     signal,
+    generation,
     resourceHealthy,
   };
 }

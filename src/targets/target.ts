@@ -52,6 +52,8 @@ export interface Composed {
 export interface Previous {
   heldVersion: number;
   evidence: string;
+  /** The generation at which the evidence was recorded. */
+  generation?: number;
 }
 
 /** What the observed state proves about a target, whatever version it should hold. */
@@ -71,6 +73,8 @@ export interface Observation {
   problem: string;
   /** The provider's own error text, when it reports one; empty otherwise. */
   error: string;
+  /** metadata.generation of the value-holding resource, when observed. */
+  generation?: number;
   /** Drift the platform shows directly, without comparing with an earlier call. */
   signal?: 'CurrentLabelMoved' | 'DataDiffers';
   /** Health of each composed resource of this target, by composition-resource-name. */

@@ -3,6 +3,8 @@
  * version, a document built by the JSON encoder: quotes, newlines and JSON text in the value
  * survive as one opaque string.
  */
+import { createHash } from 'node:crypto';
+
 import { labels, targetResourceName, versionKey, versionOfKey } from '../names.js';
 import { getString } from '../observe.js';
 import { isUtf8 } from '../value.js';
@@ -12,8 +14,14 @@ import type { Target, TargetContext } from './target.js';
 
 const GROUP = 'kv.vault.m.upbound.io/v1alpha1';
 
-export function documentKey(target: string, version: number): string {
-  return `${versionKey(version)}.${target}.json`;
+/**
+ * The document's store key names what shapes it (the JSON key and the encoding), so changing
+ * either changes the managed resource's spec and the provider writes again: a provider does not
+ * notice a referenced Secret whose content changed.
+ */
+export function documentKey(s: VaultSettings, target: string, version: number): string {
+  const shape = createHash('sha256').update(`${s.encoding}\n${s.key}`).digest('hex').slice(0, 8);
+  return `${versionKey(version)}.${target}.${shape}.json`;
 }
 
 /** The JSON document the provider writes, built by the encoder: any text survives as a string. */
@@ -23,7 +31,7 @@ export function document(s: VaultSettings, value: Buffer): Buffer {
 }
 
 function parts(s: VaultSettings, ctx: TargetContext): ManagedPart[] {
-  const ref = { name: ctx.storeName, key: documentKey(ctx.target, ctx.version) };
+  const ref = { name: ctx.storeName, key: documentKey(s, ctx.target, ctx.version) };
   const forProvider =
     s.kvVersion === 2
       ? { mount: s.mount, name: s.path, dataJsonSecretRef: ref, deleteAllVersions: false }
@@ -89,7 +97,7 @@ export const vault = {
   identity: (s, ref) => `vault|${ref.kind}/${ref.name}|${s.mount}/${s.path}`,
   externalName: (s) => `${s.mount}/${s.path}#${s.key}`,
   derivedKeys: (s, target, version, value) => ({
-    [documentKey(target, version)]: document(s, value),
+    [documentKey(s, target, version)]: document(s, value),
   }),
   compose: (s, ctx) => parts(s, ctx).map((p) => p.composed),
   observe: (s, ctx, observed, previous) =>

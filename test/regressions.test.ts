@@ -99,12 +99,12 @@ describe('fromSecret', () => {
     };
     const c = new Cluster(example('from-secret'));
     withSpec(c, { rotation: { deadline: '5m', onFailure: 'Rollback' } });
-    c.required = { [SOURCE_REQUIREMENT]: [source as Obj] };
+    c.required = { [SOURCE_REQUIREMENT]: [source] };
     c.reconcile(T0);
     c.reconcile(plus(T0, MINUTE));
     const changed = structuredClone(source);
     changed.data.licence = Buffer.from('LICENCE-0001-RENEWED').toString('base64');
-    c.required = { [SOURCE_REQUIREMENT]: [changed as Obj] };
+    c.required = { [SOURCE_REQUIREMENT]: [changed] };
     const fail = { failing: new Map([['aws-aws-version', 'AccessDeniedException']]) };
     c.reconcile(plus(T0, 2 * MINUTE), fail);
     c.reconcile(plus(T0, 3 * MINUTE), fail);

@@ -22,6 +22,7 @@ function canonical(v: unknown): unknown {
 }
 
 function same(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return a === b;
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 

@@ -62,14 +62,16 @@ export class Redactor {
       forms.add(v.toString('base64url'));
       forms.add(json);
       // Go's encoder, which the providers use, also escapes <, > and & (and U+2028/9).
-      forms.add(
-        json
-          .replace(/</g, '\\u003c')
-          .replace(/>/g, '\\u003e')
-          .replace(/&/g, '\\u0026')
-          .replace(/\u2028/g, '\\u2028')
-          .replace(/\u2029/g, '\\u2029'),
-      );
+      if (GO_ESCAPED.test(json)) {
+        forms.add(
+          json
+            .replace(/</g, '\\u003c')
+            .replace(/>/g, '\\u003e')
+            .replace(/&/g, '\\u0026')
+            .replace(/\u2028/g, '\\u2028')
+            .replace(/\u2029/g, '\\u2029'),
+        );
+      }
     }
     // Longest first, so a value that contains another is removed whole.
     this.needles = [...forms].filter((f) => f.length >= 4).sort((a, b) => b.length - a.length);
@@ -77,10 +79,13 @@ export class Redactor {
 
   scrub(text: string): string {
     let out = text;
-    for (const n of this.needles) out = out.split(n).join('[redacted]');
+    // Nearly every message holds no value: look before cutting.
+    for (const n of this.needles) if (out.includes(n)) out = out.split(n).join('[redacted]');
     return out;
   }
 }
+
+const GO_ESCAPED = /[<>&\u2028\u2029]/;
 
 const MAX_MESSAGE = 512;
 

@@ -20,8 +20,21 @@ const GROUP = 'kv.vault.m.upbound.io/v1alpha1';
  * notice a referenced Secret whose content changed.
  */
 export function documentKey(s: VaultSettings, target: string, version: number): string {
-  const shape = createHash('sha256').update(`${s.encoding}\n${s.key}`).digest('hex').slice(0, 8);
-  return `${versionKey(version)}.${target}.${shape}.json`;
+  return `${versionKey(version)}.${target}.${shapeOf(s)}.json`;
+}
+
+/** The hash is the same for the same key and encoding; computing it once per process will do. */
+const shapes = new Map<string, string>();
+
+function shapeOf(s: VaultSettings): string {
+  const id = `${s.encoding}\n${s.key}`;
+  let shape = shapes.get(id);
+  if (shape === undefined) {
+    shape = createHash('sha256').update(id).digest('hex').slice(0, 8);
+    if (shapes.size > 10_000) shapes.clear();
+    shapes.set(id, shape);
+  }
+  return shape;
 }
 
 /** The JSON document the provider writes, built by the encoder: any text survives as a string. */

@@ -10,7 +10,8 @@ const deltas = profile.timeDeltas;
 profile.samples.forEach((id, i) => {
   const n = byId.get(id);
   const f = n.callFrame;
-  const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`;
+  const where = f.url.split('/').slice(-2).join('/');
+  const key = `${f.functionName || '(anonymous)'} ${where}:${f.lineNumber + 1}`;
   self.set(key, (self.get(key) ?? 0) + (deltas[i] ?? 0));
 });
 const total = [...self.values()].reduce((a, b) => a + b, 0);

@@ -261,6 +261,7 @@ interface Life {
   rss100k: number;
 }
 
+const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
 const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 async function main(): Promise<void> {
@@ -318,10 +319,12 @@ function writeReport(rows: Row[], lives: Life[]): void {
   const lines: string[] = [];
   lines.push('# Benchmarks', '');
   lines.push(
-    `Command: \`npm run bench\` (BENCH_CALLS=${CALLS}, BENCH_MEMORY_CALLS=${MEMORY_CALLS}, concurrency ${CONCURRENCY} over one connection).`,
+    `Command: \`npm run bench\` (BENCH_CALLS=${CALLS}, BENCH_MEMORY_CALLS=${MEMORY_CALLS}, ` +
+      `concurrency ${CONCURRENCY} over one connection).`,
   );
   lines.push(
-    `Date: ${new Date().toISOString().slice(0, 10)}. Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}.`,
+    `Date: ${new Date().toISOString().slice(0, 10)}. Machine: ${cpus().length} cores ` +
+      `(${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}.`,
   );
   lines.push(
     'Each function runs pinned to core 0 (`taskset -c 0`); ghz runs pinned to core 1.',
@@ -334,12 +337,26 @@ function writeReport(rows: Row[], lives: Life[]): void {
   lines.push('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     lines.push(
-      `| ${r.mode} | ${name[r.kind]} | ${r.scenario} | ${r.targets} | ${f(r.load.p50)} | ${f(r.load.p99)} | ${f(r.load.rps, 0)} | ${f(r.load.cpuUsPerCall, 0)} | ${r.load.errors} |`,
+      row([
+        r.mode,
+        name[r.kind],
+        r.scenario,
+        String(r.targets),
+        f(r.load.p50),
+        f(r.load.p99),
+        f(r.load.rps, 0),
+        f(r.load.cpuUsPerCall, 0),
+        String(r.load.errors),
+      ]),
     );
   }
   lines.push('', '## Ratios for the 4-target steady-state call', '');
   lines.push(
-    '| mode | ours / empty p50 | ours / empty p99 | ours / Go p50 | ours / Go p99 | ours / Go calls/s |',
+    row(
+      ['mode', 'ours / empty p50', 'ours / empty p99', 'ours / Go p50', 'ours / Go p99'].concat(
+        'ours / Go calls/s',
+      ),
+    ),
   );
   lines.push('|---|---|---|---|---|---|');
   for (const mode of ['insecure', 'mTLS'] as Mode[]) {
@@ -350,17 +367,38 @@ function writeReport(rows: Row[], lives: Life[]): void {
     const [o, e, g] = [pick('ours'), pick('empty'), pick('go')];
     if (o === undefined || e === undefined || g === undefined) continue;
     lines.push(
-      `| ${mode} | ${f(o.p50 / e.p50)} | ${f(o.p99 / e.p99)} | ${f(o.p50 / g.p50)} | ${f(o.p99 / g.p99)} | ${f(o.rps / g.rps)} |`,
+      row([
+        mode,
+        f(o.p50 / e.p50),
+        f(o.p99 / e.p99),
+        f(o.p50 / g.p50),
+        f(o.p99 / g.p99),
+        f(o.rps / g.rps),
+      ]),
     );
   }
   lines.push('', '## Start-up and memory (4-target steady-state calls)', '');
   lines.push(
-    '| mode | function | start to first answer ms | RSS after start MiB | after 50,000 calls | after 100,000 calls | growth 50k→100k |',
+    row(
+      ['mode', 'function', 'start to first answer ms', 'RSS after start MiB'].concat(
+        'after 50,000 calls',
+        'after 100,000 calls',
+        'growth 50k→100k',
+      ),
+    ),
   );
   lines.push('|---|---|---|---|---|---|---|');
   for (const l of lives) {
     lines.push(
-      `| ${l.mode} | ${name[l.kind]} | ${f(l.startupMs, 0)} | ${f(l.rssStart, 1)} | ${f(l.rss50k, 1)} | ${f(l.rss100k, 1)} | ${f(((l.rss100k - l.rss50k) / l.rss50k) * 100, 1)}% |`,
+      row([
+        l.mode,
+        name[l.kind],
+        f(l.startupMs, 0),
+        f(l.rssStart, 1),
+        f(l.rss50k, 1),
+        f(l.rss100k, 1),
+        `${f(((l.rss100k - l.rss50k) / l.rss50k) * 100, 1)}%`,
+      ]),
     );
   }
   writeFileSync(`${OUT}/BENCHMARKS.generated.md`, `${lines.join('\n')}\n`);

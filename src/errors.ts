@@ -19,7 +19,18 @@ const KNOWN: { test: RegExp; known: Known }[] = [
     },
   },
   {
-    test: /timed? ?out|deadline exceeded|context deadline|i\/o timeout|connection reset|\b50[234]\b|serviceunavailable|temporarily unavailable/i,
+    test: new RegExp(
+      [
+        'timed? ?out',
+        'deadline exceeded',
+        'i/o timeout',
+        'connection reset',
+        '\\b50[234]\\b',
+        'serviceunavailable',
+        'temporarily unavailable',
+      ].join('|'),
+      'i',
+    ),
     known: {
       transient: true,
       reason: 'Unreachable',
@@ -27,7 +38,15 @@ const KNOWN: { test: RegExp; known: Known }[] = [
     },
   },
   {
-    test: /ObjectIsDeletedButRecoverable|deleted but recoverable|soft[- ]?deleted|in a deleted (but recoverable )?state/i,
+    test: new RegExp(
+      [
+        'ObjectIsDeletedButRecoverable',
+        'deleted but recoverable',
+        'soft[- ]?deleted',
+        'in a deleted (but recoverable )?state',
+      ].join('|'),
+      'i',
+    ),
     known: {
       transient: false,
       reason: 'SoftDeleted',

@@ -54,7 +54,8 @@ export function planTargets(spec: SecretSpec, input: FunctionInput, ctx: PlanCon
 
   if (generate !== undefined && minLength !== undefined && generate.length < minLength) {
     errors.push(
-      `spec.value.generate.length: must be >= ${minLength} (guardrail minLength of the Composition)`,
+      `spec.value.generate.length: must be >= ${minLength} ` +
+        '(guardrail minLength of the Composition)',
     );
   }
 

@@ -113,6 +113,7 @@ function clip(name: string): string {
 
 function describeRule(e: ErrorObject): string {
   const p = e.params as JsonObject;
+  const bound = e.keyword.startsWith('min') ? 'at least' : 'at most';
   switch (e.keyword) {
     case 'required':
       return 'is required';
@@ -129,10 +130,10 @@ function describeRule(e: ErrorObject): string {
       return `must be ${e.keyword === 'minimum' ? '>=' : '<='} ${String(p.limit)}`;
     case 'minLength':
     case 'maxLength':
-      return `must be ${e.keyword === 'minLength' ? 'at least' : 'at most'} ${String(p.limit)} characters`;
+      return `must be ${bound} ${String(p.limit)} characters`;
     case 'minItems':
     case 'maxItems':
-      return `must have ${e.keyword === 'minItems' ? 'at least' : 'at most'} ${String(p.limit)} items`;
+      return `must have ${bound} ${String(p.limit)} items`;
     case 'oneOf': {
       const branches = Array.isArray(e.schema) ? (e.schema as unknown[]) : [];
       const names = branches.flatMap((b) => (child(b, 'required') as string[] | undefined) ?? []);

@@ -256,7 +256,7 @@ describe('drift and deletion policies', () => {
     for (const p of policiesOf(c)) expect(p).toEqual(expected);
   });
 
-  it('a Secret composed directly cannot be kept from Crossplane: Alert and Orphan refuse it', () => {
+  it('Alert and Orphan refuse a Secret composed directly (Crossplane applies, deletes it)', () => {
     for (const spec of [{ drift: { policy: 'Alert' } }, { deletion: { policy: 'Orphan' } }]) {
       const c = new Cluster(xrWith(spec, false));
       c.reconcile(T0);

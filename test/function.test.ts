@@ -198,7 +198,7 @@ describe('RunFunction guards what targets already hold', () => {
 });
 
 describe('RunFunction on platform details', () => {
-  it('writes a same-namespace Kubernetes target through provider-kubernetes when it names a config', () => {
+  it('writes a Kubernetes target that names a config through provider-kubernetes', () => {
     const xr = example('kubernetes');
     const spec = xr.spec as { targets: Obj[] };
     spec.targets[0] = { ...spec.targets[0], providerConfigRef: { name: 'other-cluster' } };

@@ -3,9 +3,9 @@
  * ghz pinned to the other, and writes BENCHMARKS.md. Run with `npm run bench`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 
 import * as grpc from '@grpc/grpc-js';
@@ -13,6 +13,7 @@ import { FunctionRunnerServiceService } from '@crossplane-org/function-sdk-types
 
 import { fileURLToPath } from 'node:url';
 
+import { makePki } from '../test/pki.js';
 import { encode, goRequest, scenarios } from './payloads.js';
 
 /** This file runs compiled from _output/bench/js/bench/. */
@@ -37,52 +38,14 @@ interface Pki {
   key: string;
 }
 
-function makePki(): Pki {
-  const dir = mkdtempSync(join(tmpdir(), 'cps-bench-pki-'));
-  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run([
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=ca',
-  ]);
-  for (const [name, ext] of [
-    ['tls', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'],
-    ['client', 'extendedKeyUsage=clientAuth\n'],
-  ] as const) {
-    run(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    run([
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-out',
-      `${name}.crt`,
-      '-extfile',
-      `${name}.ext`,
-    ]);
-  }
+/** The test certificates, as files for ghz. */
+function pkiFiles(): Pki {
+  const p = makePki();
   return {
-    dir,
-    ca: join(dir, 'ca.crt'),
-    cert: join(dir, 'client.crt'),
-    key: join(dir, 'client.key'),
+    dir: p.dir,
+    ca: join(p.dir, 'ca.crt'),
+    cert: join(p.dir, 'client.crt'),
+    key: join(p.dir, 'client.key'),
   };
 }
 
@@ -266,7 +229,7 @@ const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 async function main(): Promise<void> {
   mkdirSync(`${OUT}/payloads`, { recursive: true });
-  const pki = makePki();
+  const pki = pkiFiles();
   const all = scenarios().map((s, i) => {
     const file = `${OUT}/payloads/${i}.bin`;
     writeFileSync(file, encode(s.request));

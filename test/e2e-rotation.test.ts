@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { ANNOTATION_ROTATE, ANNOTATION_STARTED_AT } from '../src/names.js';
 import type { Obj } from '../src/observe.js';
-import { documentKey } from '../src/targets/vault.js';
 import {
   composed,
   render,
@@ -23,20 +22,11 @@ import {
   xrOf,
   type RunningFunction,
 } from './crossplane-cli.js';
-import { example, ROOT, SHARED } from './helpers.js';
+import { example, ROOT, SHARED, onpremDocument } from './helpers.js';
 import { observeOne, type SimOptions } from './provider-sim.js';
 
-const VAULT = {
-  mount: 'secret',
-  path: 'team-a/db-password',
-  key: 'password',
-  kvVersion: 2 as const,
-  encoding: 'Text' as const,
-};
-
-/** The store keys of the Vault target's JSON document, which name its key and encoding. */
-const DOC1 = documentKey(VAULT, 'vault-onprem', 1);
-const DOC2 = documentKey(VAULT, 'vault-onprem', 2);
+const DOC1 = onpremDocument(1);
+const DOC2 = onpremDocument(2);
 const DEMO = `${ROOT}_output/rotation-demo`;
 const CANARY_KEY = 'aws-prod-aws-version';
 const DENIED = 'AccessDeniedException: not authorized to perform secretsmanager:PutSecretValue';

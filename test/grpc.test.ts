@@ -1,10 +1,8 @@
 /**
  * The built server, started as Crossplane starts it, called over gRPC with mutual TLS.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as grpc from '@grpc/grpc-js';
@@ -17,85 +15,10 @@ import {
 import { newLogger } from '../src/logger.js';
 import { serve } from '../src/server.js';
 import { example, request, ROOT } from './helpers.js';
+import { makePki, type Pki } from './pki.js';
 
 const MAIN = `${ROOT}dist/main.js`;
 const Client = grpc.makeGenericClientConstructor(FunctionRunnerServiceService, 'FunctionRunner');
-
-interface Pki {
-  dir: string;
-  ca: Buffer;
-  clientKey: Buffer;
-  clientCert: Buffer;
-  rogueKey: Buffer;
-  rogueCert: Buffer;
-}
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
-/** A CA, a server certificate for 127.0.0.1, a client it signed, and a client it did not. */
-function makePki(): Pki {
-  const dir = mkdtempSync(join(tmpdir(), 'cps-pki-'));
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  for (const ca of ['ca', 'rogue-ca']) {
-    openssl(
-      [
-        'req',
-        '-x509',
-        ...ec,
-        '-keyout',
-        `${ca}.key`,
-        '-out',
-        `${ca}.crt`,
-        '-days',
-        '1',
-        '-subj',
-        `/CN=${ca}`,
-      ],
-      dir,
-    );
-  }
-  const issue = (name: string, ca: string, ext: string) => {
-    openssl(
-      ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`],
-      dir,
-    );
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        `${ca}.crt`,
-        '-CAkey',
-        `${ca}.key`,
-        '-CAcreateserial',
-        '-days',
-        '1',
-        '-out',
-        `${name}.crt`,
-        '-extfile',
-        `${name}.ext`,
-      ],
-      dir,
-    );
-  };
-  issue('tls', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  issue('client', 'ca', 'extendedKeyUsage=clientAuth\n');
-  issue('rogue', 'rogue-ca', 'extendedKeyUsage=clientAuth\n');
-  const read = (f: string) => readFileSync(join(dir, f));
-  return {
-    dir,
-    ca: read('ca.crt'),
-    clientKey: read('client.key'),
-    clientCert: read('client.crt'),
-    rogueKey: read('rogue.key'),
-    rogueCert: read('rogue.crt'),
-  };
-}
 
 interface Started {
   child: ChildProcess;

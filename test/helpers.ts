@@ -10,6 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import type { Deps } from '../src/function.js';
 import { newLogger } from '../src/logger.js';
 import type { Obj } from '../src/observe.js';
+import { documentKey } from '../src/targets/vault.js';
 import { observeOne, reconcile } from './provider-sim.js';
 
 export const ROOT = new URL('../', import.meta.url).pathname;
@@ -140,4 +141,16 @@ export function userVisibleStrings(rsp: RunFunctionResponse, logs: string[]): st
   walk(rsp.conditions);
   walk(composite?.status);
   return out;
+}
+
+/** The store key of the JSON document of the examples' "vault-onprem" target, for a version. */
+export function onpremDocument(version: number): string {
+  const settings = {
+    mount: 'secret',
+    path: 'team-a/db-password',
+    key: 'password',
+    kvVersion: 2 as const,
+    encoding: 'Text' as const,
+  };
+  return documentKey(settings, 'vault-onprem', version);
 }

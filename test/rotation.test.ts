@@ -12,23 +12,21 @@ import {
 import { runFunction } from '../src/function.js';
 import { ANNOTATION_ROTATE } from '../src/names.js';
 import type { Obj } from '../src/observe.js';
-import { documentKey } from '../src/targets/vault.js';
 import { SOURCE_REQUIREMENT } from '../src/resolve.js';
 import { jitterFor } from '../src/rotation.js';
 import { at, Cluster, HOUR, MINUTE, plus } from './cluster.js';
-import { compositionInput, example, loadDoc, request, ROOT, testDeps } from './helpers.js';
+import {
+  compositionInput,
+  example,
+  loadDoc,
+  request,
+  ROOT,
+  testDeps,
+  onpremDocument,
+} from './helpers.js';
 
-const VAULT = {
-  mount: 'secret',
-  path: 'team-a/db-password',
-  key: 'password',
-  kvVersion: 2 as const,
-  encoding: 'Text' as const,
-};
-
-/** The store keys of the Vault target's JSON document, which name its key and encoding. */
-const DOC1 = documentKey(VAULT, 'vault-onprem', 1);
-const DOC2 = documentKey(VAULT, 'vault-onprem', 2);
+const DOC1 = onpremDocument(1);
+const DOC2 = onpremDocument(2);
 const T0 = at('2026-12-01T10:00:00.000Z');
 const EVERY = 720 * HOUR;
 const JITTER = jitterFor('team-a/db-password', EVERY);

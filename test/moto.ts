@@ -15,7 +15,9 @@ function freePort(): Promise<number> {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
       const a = s.address();
-      s.close(() => { resolve(typeof a === 'object' && a !== null ? a.port : 0); });
+      s.close(() => {
+        resolve(typeof a === 'object' && a !== null ? a.port : 0);
+      });
     });
   });
 }

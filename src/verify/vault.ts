@@ -33,6 +33,11 @@ function record(v: unknown): Record<string, unknown> {
     : {};
 }
 
+/** KV v2 reports its version as a number; anything else is no version. */
+function versionOf(meta: Record<string, unknown>): { version?: string } {
+  return typeof meta.version === 'number' ? { version: String(meta.version) } : {};
+}
+
 function hashOf(value: unknown, encoding: VaultLiveTarget['encoding']): string | undefined {
   if (typeof value !== 'string') return undefined;
   const bytes = encoding === 'Base64' ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
@@ -48,7 +53,7 @@ function failed(err: unknown, t: VaultLiveTarget): LiveObservation {
     if (t.kvVersion === 2 && (deleted || meta.destroyed === true)) {
       return {
         state: 'deleted',
-        ...(meta.version === undefined ? {} : { version: String(meta.version) }),
+        ...versionOf(meta),
       };
     }
     return { state: 'missing' };
@@ -103,7 +108,7 @@ export class VaultAdapter implements Adapter<VaultLiveTarget> {
       const hash = hashOf(values[t.key], t.encoding);
       return {
         state: 'present',
-        ...(meta.version === undefined ? {} : { version: String(meta.version) }),
+        ...versionOf(meta),
         ...(typeof meta.created_time === 'string' ? { updatedAt: meta.created_time } : {}),
         ...(hash === undefined ? {} : { valueSha256: hash }),
       };

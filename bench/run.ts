@@ -4,7 +4,6 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
@@ -13,6 +12,7 @@ import { FunctionRunnerServiceService } from '@crossplane-org/function-sdk-types
 
 import { fileURLToPath } from 'node:url';
 
+import { freePort } from '../test/loopback.js';
 import { makePki } from '../test/pki.js';
 import { encode, goRequest, scenarios } from './payloads.js';
 
@@ -47,18 +47,6 @@ function pkiFiles(): Pki {
     cert: join(p.dir, 'client.crt'),
     key: join(p.dir, 'client.key'),
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        resolve(typeof a === 'object' && a !== null ? a.port : 0);
-      });
-    });
-  });
 }
 
 interface Server {

@@ -3,23 +3,12 @@
  * from PyPI; a missing install fails the tests loudly instead of skipping them.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+
+import { freePort, waitForHttp } from './loopback.js';
 
 export interface Moto {
   endpoint: string;
   stop(): void;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        resolve(typeof a === 'object' && a !== null ? a.port : 0);
-      });
-    });
-  });
 }
 
 export async function startMoto(): Promise<Moto> {
@@ -35,19 +24,6 @@ export async function startMoto(): Promise<Moto> {
     { stdio: 'ignore' },
   );
   const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${endpoint}/moto-api/data.json`);
-      if (r.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill();
-      throw new Error('moto did not start within 30 s');
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForHttp(`${endpoint}/moto-api/data.json`, 'moto', () => child.kill());
   return { endpoint, stop: () => child.kill() };
 }

@@ -4,24 +4,13 @@
  * fails the tests loudly instead of skipping them.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+
+import { freePort, waitForHttp } from './loopback.js';
 
 export interface OpenBao {
   endpoint: string;
   token: string;
   stop(): void;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => {
-        resolve(typeof a === 'object' && a !== null ? a.port : 0);
-      });
-    });
-  });
 }
 
 function baoPath(): string {
@@ -47,19 +36,6 @@ export async function startOpenBao(): Promise<OpenBao> {
     { stdio: 'ignore' },
   );
   const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${endpoint}/v1/sys/health`);
-      if (r.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill();
-      throw new Error('OpenBao did not start within 30 s');
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForHttp(`${endpoint}/v1/sys/health`, 'OpenBao', () => child.kill());
   return { endpoint, token: 'root', stop: () => child.kill() };
 }

@@ -20,7 +20,7 @@ import {
   xrOf,
   type RunningFunction,
 } from './crossplane-cli.js';
-import { SHARED } from './helpers.js';
+import { SHARED, resourceKey } from './helpers.js';
 import { observeOne } from './provider-sim.js';
 
 let fn: RunningFunction;
@@ -36,11 +36,6 @@ afterAll(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const key = (o: Obj): string =>
-  ((o.metadata as Obj).annotations as Record<string, string>)[
-    'crossplane.io/composition-resource-name'
-  ] ?? '';
-
 function validated(name: string, docs: Obj[]): void {
   const file = join(work, `${name}.yaml`);
   writeDocs(file, docs);
@@ -52,7 +47,7 @@ function validated(name: string, docs: Obj[]): void {
 function policies(out: Obj[]): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   for (const d of composed(out)) {
-    if (d.apiVersion !== 'v1') o[key(d)] = (d.spec as Obj).managementPolicies;
+    if (d.apiVersion !== 'v1') o[resourceKey(d)] = (d.spec as Obj).managementPolicies;
   }
   return o;
 }
@@ -107,7 +102,7 @@ describe('a drifted observed state', () => {
     };
     const apply = (out: Obj[]) => {
       for (const d of composed(out))
-        observed.set(key(d), observeOne(key(d), d, observed.get(key(d))));
+        observed.set(resourceKey(d), observeOne(resourceKey(d), d, observed.get(resourceKey(d))));
     };
     apply(once());
     apply(once());

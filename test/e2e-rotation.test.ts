@@ -22,7 +22,7 @@ import {
   xrOf,
   type RunningFunction,
 } from './crossplane-cli.js';
-import { example, ROOT, SHARED, onpremDocument } from './helpers.js';
+import { example, ROOT, SHARED, onpremDocument, resourceKey } from './helpers.js';
 import { observeOne, type SimOptions } from './provider-sim.js';
 
 const DOC1 = onpremDocument(1);
@@ -42,11 +42,6 @@ beforeAll(async () => {
 afterAll(() => {
   fn.stop();
 });
-
-const resourceName = (o: Obj): string =>
-  ((o.metadata as Obj).annotations as Record<string, string>)[
-    'crossplane.io/composition-resource-name'
-  ] ?? '';
 
 /** Crossplane between two renders: keeps the composite's status, providers apply the rest. */
 class Loop {
@@ -75,7 +70,7 @@ class Loop {
     writeDocs(join(DEMO, `${prefix}-output.yaml`), this.out);
     this.xr = { ...this.xr, status: xrOf(this.out).status };
     for (const d of composed(this.out)) {
-      const key = resourceName(d);
+      const key = resourceKey(d);
       this.observed.set(key, observeOne(key, d, this.observed.get(key), sim));
     }
     return this.out;
@@ -100,7 +95,7 @@ class Loop {
   }
 
   store(): Record<string, string> {
-    const s = composed(this.out).find((d) => resourceName(d) === 'store');
+    const s = composed(this.out).find((d) => resourceKey(d) === 'store');
     return (s?.data ?? {}) as Record<string, string>;
   }
 

@@ -10,28 +10,15 @@ import { Severity } from '@crossplane-org/function-sdk-typescript';
 import { runFunction } from '../src/function.js';
 import type { Obj } from '../src/observe.js';
 import { SOURCE_REQUIREMENT } from '../src/resolve.js';
-import { desiredObjects, request, testDeps } from './helpers.js';
+import { desiredObjects, fromSecretComposite, request, sourceSecret, testDeps } from './helpers.js';
 
 const VAULT_ID = '/subscriptions/0/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-one';
 
-function composite(targets: Obj[]): Obj {
-  return {
-    apiVersion: 'secrets.crossplatform.io/v1alpha1',
-    kind: 'CrossPlatformSecret',
-    metadata: { name: 'app', namespace: 'team-a' },
-    spec: { value: { fromSecret: { name: 'src', key: 'v' } }, targets },
-  };
-}
-
 function run(value: Buffer, targets: Obj[]) {
-  const source = {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'src', namespace: 'team-a' },
-    data: { v: value.toString('base64') },
-  };
   return runFunction(
-    request(composite(targets), { required: { [SOURCE_REQUIREMENT]: [source] } }),
+    request(fromSecretComposite('src', 'v', targets), {
+      required: { [SOURCE_REQUIREMENT]: [sourceSecret('src', { v: value })] },
+    }),
     testDeps(),
   );
 }

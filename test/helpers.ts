@@ -114,10 +114,7 @@ export function storeValue(rsp: RunFunctionResponse, version = 1): Buffer {
  * applied and reconciled for the first time.
  */
 export function asObserved(desired: Obj): Obj {
-  const key =
-    ((desired.metadata as Obj | undefined)?.annotations as Record<string, string> | undefined)?.[
-      'crossplane.io/composition-resource-name'
-    ] ?? String((desired.metadata as Obj | undefined)?.name);
+  const key = resourceKey(desired) || String((desired.metadata as Obj | undefined)?.name);
   return observeOne(key, desired, undefined);
 }
 
@@ -153,4 +150,33 @@ export function onpremDocument(version: number): string {
     encoding: 'Text' as const,
   };
   return documentKey(settings, 'vault-onprem', version);
+}
+
+/** A v1 Secret in namespace team-a whose data holds the given bytes, for spec.value.fromSecret. */
+export function sourceSecret(name: string, data: Record<string, Buffer>): Obj {
+  const encoded: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) encoded[k] = v.toString('base64');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: 'team-a' },
+    data: encoded,
+  };
+}
+
+/** A composite in namespace team-a whose value is copied from a Secret. */
+export function fromSecretComposite(source: string, key: string, targets: Obj[]): Obj {
+  return {
+    apiVersion: 'secrets.crossplatform.io/v1alpha1',
+    kind: 'CrossPlatformSecret',
+    metadata: { name: 'app', namespace: 'team-a' },
+    spec: { value: { fromSecret: { name: source, key } }, targets },
+  };
+}
+
+/** The crossplane.io/composition-resource-name of a composed resource, or empty. */
+export function resourceKey(o: Obj): string {
+  const annotations = (o.metadata as Obj | undefined)?.annotations as
+    Record<string, string> | undefined;
+  return annotations?.['crossplane.io/composition-resource-name'] ?? '';
 }

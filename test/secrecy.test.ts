@@ -10,7 +10,15 @@ import fc from 'fast-check';
 import { runFunction } from '../src/function.js';
 import type { Obj } from '../src/observe.js';
 import { SOURCE_REQUIREMENT } from '../src/resolve.js';
-import { example, observeAll, request, testDeps, userVisibleStrings } from './helpers.js';
+import {
+  example,
+  observeAll,
+  request,
+  testDeps,
+  userVisibleStrings,
+  fromSecretComposite,
+  sourceSecret,
+} from './helpers.js';
 
 const SENTINEL = 'SENTINEL-7f3c2a9b-"quoted"\nline-two<&>';
 
@@ -35,23 +43,8 @@ function forms(value: string): string[] {
   ];
 }
 
-function sourceSecret(value: Buffer): Obj {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'app-source', namespace: 'team-a' },
-    data: { value: value.toString('base64') },
-  };
-}
-
-function composite(targets: Obj[]): Obj {
-  return {
-    apiVersion: 'secrets.crossplatform.io/v1alpha1',
-    kind: 'CrossPlatformSecret',
-    metadata: { name: 'app', namespace: 'team-a' },
-    spec: { value: { fromSecret: { name: 'app-source', key: 'value' } }, targets },
-  };
-}
+const source = (value: Buffer): Obj => sourceSecret('app-source', { value });
+const composite = (targets: Obj[]): Obj => fromSecretComposite('app-source', 'value', targets);
 
 const ALL_TARGETS = (example('all-platforms').spec as { targets: Obj[] }).targets;
 
@@ -60,7 +53,7 @@ function expectNoLeak(strings: string[]): void {
 }
 
 describe('the sentinel value', () => {
-  const required = { [SOURCE_REQUIREMENT]: [sourceSecret(Buffer.from(SENTINEL))] };
+  const required = { [SOURCE_REQUIREMENT]: [source(Buffer.from(SENTINEL))] };
 
   it('stays out of results, conditions, status and logs on a first call', () => {
     const deps = testDeps();
@@ -97,7 +90,7 @@ describe('the sentinel value', () => {
     const deps = testDeps();
     const rsp = runFunction(
       request(composite(ALL_TARGETS), {
-        required: { [SOURCE_REQUIREMENT]: [sourceSecret(big)] },
+        required: { [SOURCE_REQUIREMENT]: [source(big)] },
       }),
       deps,
     );
@@ -154,7 +147,7 @@ describe('generated hostile inputs', () => {
     const xr = composite(ALL_TARGETS);
     const base = observeAll(
       runFunction(
-        request(xr, { required: { [SOURCE_REQUIREMENT]: [sourceSecret(Buffer.from(SENTINEL))] } }),
+        request(xr, { required: { [SOURCE_REQUIREMENT]: [source(Buffer.from(SENTINEL))] } }),
         testDeps(),
       ),
     );
@@ -184,7 +177,7 @@ describe('generated hostile inputs', () => {
             {
               observed,
               input: inputJunk === null ? undefined : (inputJunk as Obj),
-              required: { [SOURCE_REQUIREMENT]: [sourceSecret(Buffer.from(SENTINEL))] },
+              required: { [SOURCE_REQUIREMENT]: [source(Buffer.from(SENTINEL))] },
             },
           );
           const deps = testDeps();

@@ -4,7 +4,14 @@ import { Severity } from '@crossplane-org/function-sdk-typescript';
 import { runFunction } from '../src/function.js';
 import type { Obj } from '../src/observe.js';
 import { SOURCE_REQUIREMENT } from '../src/resolve.js';
-import { compositionInput, example, observeAll, request, testDeps } from './helpers.js';
+import {
+  compositionInput,
+  example,
+  observeAll,
+  request,
+  testDeps,
+  sourceSecret,
+} from './helpers.js';
 
 const AZURE_VAULT = '/subscriptions/0/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-one';
 
@@ -23,16 +30,7 @@ const aws = (name: string, extra: Obj = {}) => ({
   aws: { region: 'eu-west-1', name: 'team-a/db', ...extra },
 });
 
-function source(data: Record<string, Buffer>): Obj {
-  const encoded: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data)) encoded[k] = v.toString('base64');
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'src', namespace: 'team-a' },
-    data: encoded,
-  };
-}
+const source = (data: Record<string, Buffer>): Obj => sourceSecret('src', data);
 
 const fromSrc = { fromSecret: { name: 'src', key: 'k' } };
 

@@ -8,6 +8,8 @@ export interface Options {
   debug: boolean;
   /** Largest request accepted, in bytes. */
   maxRecvMessageSize: number;
+  /** host:port of the Prometheus endpoint; empty when metrics are not served. */
+  metricsAddress: string;
 }
 
 export const USAGE = `Usage: function-cross-platform-secret [flags]
@@ -21,9 +23,20 @@ Flags:
                                       TLS ($TLS_SERVER_CERTS_DIR, default /tls/server).
       --insecure                      Serve without TLS (local development only).
       --max-recv-message-size=4       Largest gRPC message received, in MiB.
+      --metrics-address=""            Serve Prometheus metrics at this address (for example
+                                      ":8080"); off when empty.
 `;
 
 export class UsageError extends Error {}
+
+function metricsAddress(text: string): string {
+  if (text === '') return '';
+  const a = normaliseAddress(text);
+  if (!/^[^\s:]+:\d{1,5}$/.test(a) || Number(a.split(':')[1]) > 65535) {
+    throw new UsageError(`--metrics-address: must be host:port or :port, not "${text}"`);
+  }
+  return a;
+}
 
 /** Go's ":9443" means every interface; gRPC for Node needs the host spelled out. */
 function normaliseAddress(address: string): string {
@@ -52,6 +65,7 @@ export function parseFlags(
         'tls-server-certs-dir': { type: 'string' },
         insecure: { type: 'boolean' },
         'max-recv-message-size': { type: 'string' },
+        'metrics-address': { type: 'string' },
       },
     });
   } catch (err) {
@@ -75,6 +89,7 @@ export function parseFlags(
       insecure: v.insecure === true,
       debug: v.debug === true,
       maxRecvMessageSize: Number(size) * 1024 * 1024,
+      metricsAddress: metricsAddress(v['metrics-address'] ?? ''),
     },
   };
 }

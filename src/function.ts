@@ -3,6 +3,8 @@
  * desired ones. Every failure is one fatal result and an immediate return, so nothing is ever
  * half-applied; problems that do not block are warnings.
  */
+import { createHash } from 'node:crypto';
+
 import {
   Ready,
   Requirements,
@@ -15,7 +17,13 @@ import {
 import type { Logger } from 'pino';
 
 import { identityChanges, retiring, takeovers } from './lifecycle.js';
-import { ANNOTATION_REGENERATE, ANNOTATION_ROTATE, STORE_KEY, storeName } from './names.js';
+import {
+  ANNOTATION_HEAL,
+  ANNOTATION_REGENERATE,
+  ANNOTATION_ROTATE,
+  STORE_KEY,
+  storeName,
+} from './names.js';
 import { getString, isObj, type Obj } from './observe.js';
 import {
   checkValue,
@@ -28,17 +36,33 @@ import { resolveValue, SOURCE_REQUIREMENT, sourceSelector } from './resolve.js';
 import { managementPolicies } from './policies.js';
 import { fingerprint, step, type StepOutput } from './rotation.js';
 import { parseInput, parseSpec, type SecretSpec } from './spec.js';
-import { conditions, targetStatus, type CompositeStatus, type RotationStatus } from './status.js';
+import {
+  conditions,
+  targetStatus,
+  type CompositeStatus,
+  type RotationStatus,
+  type TargetStatus,
+} from './status.js';
 import { composeStore, readStore } from './store.js';
 import type { BaseContext, Composed, TargetContext } from './targets/target.js';
 import { previousTargets } from './previous.js';
-import { judgeDrift } from './drift.js';
-import { generateValue, Redactor, type RandomInt } from './value.js';
+import { judgeDrift, type DriftStatus } from './drift.js';
+import { judgeLive, versionHashes, type LiveDrift } from './livejudge.js';
+import { generateValue, Redactor, truncate, type RandomInt } from './value.js';
+import { readLive, type LiveDeps, type LiveReadings } from './verify/run.js';
 
 export interface Deps {
   logger: Logger;
   random: RandomInt;
   now: () => Date;
+  /** Live verification; without it, or without input.verification, nothing is read. */
+  live?: LiveDeps;
+}
+
+/** RunFunction with live verification first, when the pipeline step asks for it. */
+export async function handle(req: RunFunctionRequest, deps: Deps): Promise<RunFunctionResponse> {
+  const live = deps.live === undefined ? undefined : await readLive(req, deps.live);
+  return runFunction(req, deps, live);
 }
 
 const DEFAULT_TTL_SECONDS = 60;
@@ -84,7 +108,11 @@ function observedObjects(req: RunFunctionRequest): Record<string, Obj> {
   return out;
 }
 
-export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionResponse {
+export function runFunction(
+  req: RunFunctionRequest,
+  deps: Deps,
+  live?: LiveReadings,
+): RunFunctionResponse {
   const now = deps.now();
   const rsp = baseResponse(req);
   const xr = req.observed?.composite?.resource;
@@ -181,7 +209,8 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
   const from = resolution.store;
   const committed = from.values.get(from.version);
   const inFlight = from.rotation === undefined ? undefined : from.values.get(from.rotation.to);
-  const fresh = resolution.source;
+  const adopted = adoptFromOrigin(spec.value, live, from.values);
+  const fresh = resolution.source ?? adopted;
   const next = step({
     policy,
     store: from,
@@ -212,7 +241,12 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
   }
 
   const stored = next.store;
-  const redact = new Redactor([...from.values.values(), ...stored.values.values()]);
+  const redact = new Redactor([
+    ...from.values.values(),
+    ...stored.values.values(),
+    ...(adopted === undefined ? [] : [adopted]),
+  ]);
+  const hashes = live === undefined ? undefined : versionHashes(stored.values);
   const desired = rsp.desired ?? { composite: undefined, resources: {} };
   rsp.desired = desired;
   const status: CompositeStatus = {
@@ -226,6 +260,7 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
   const identityErrors: string[] = [];
   const emitted: { path: string; composed: Composed }[] = [];
   const driftEvents: [string, string][] = [];
+  const liveStatuses = new Map<string, NonNullable<TargetStatus['live']>>();
   contexts.forEach(({ target: t, ctx }, i) => {
     for (const [v, value] of stored.values) {
       Object.assign(derived, t.module.derivedKeys(t.settings, t.name, v, value));
@@ -242,17 +277,43 @@ export function runFunction(req: RunFunctionRequest, deps: Deps): RunFunctionRes
       previous: previous.get(t.name),
       now,
     });
+    const reading = live?.readings.get(t.name);
+    const problem = live?.problems.get(t.name);
+    let heal: string | undefined;
+    if (hashes !== undefined && (reading !== undefined || problem !== undefined)) {
+      const lj = judgeLive({
+        reading,
+        problem,
+        hashes,
+        desired: version,
+        held: o.heldVersion,
+        written: o.written,
+        now,
+      });
+      if (lj.drift !== undefined && judged.drift.state !== 'Failed') {
+        const enforce = spec.value.drift?.policy !== 'Alert';
+        Object.assign(judged, liveDrift(lj.drift, enforce, previous.get(t.name)?.drift, now));
+        if (enforce) heal = healToken(t.name, judged.drift.since);
+      }
+      liveStatuses.set(t.name, {
+        ...lj.status,
+        message: truncate(redact.scrub(lj.status.message)),
+      });
+    }
     const ts = targetStatus(
       { name: t.name, platform: t.platform, externalName: external, desiredVersion: version },
       o,
       judged.drift,
       redact,
     );
+    const ls = liveStatuses.get(t.name);
+    if (ls !== undefined) ts.live = ls;
     if (judged.fresh) {
       const reason = judged.drift.state === 'Failed' ? 'TargetFailed' : 'DriftDetected';
       driftEvents.push([reason, `${t.name} (${t.platform}): ${ts.drift.message}`]);
     }
     for (const c of t.module.compose(t.settings, composedCtx)) {
+      if (heal !== undefined) annotate(c.resource, ANNOTATION_HEAL, heal);
       identityErrors.push(...identityChanges(t.path, c, observed[c.key]));
       emitted.push({ path: t.path, composed: c });
       const holdsValue = o.resourceHealthy[c.key] === true && ts.ready;
@@ -362,4 +423,60 @@ function ttlSeconds(wakeAt: number | undefined, now: Date): number {
   if (wakeAt === undefined) return DEFAULT_TTL_SECONDS;
   const seconds = Math.ceil((wakeAt - now.getTime()) / 1000);
   return Math.min(DEFAULT_TTL_SECONDS, Math.max(1, seconds));
+}
+
+/**
+ * The value an origin target holds when it is none of the stored versions: an external rotation
+ * to adopt. Only a reading that carries the value (asked for by the origin) counts.
+ */
+function adoptFromOrigin(
+  spec: SecretSpec,
+  live: LiveReadings | undefined,
+  values: ReadonlyMap<number, Buffer>,
+): Buffer | undefined {
+  const origin = spec.targets.find((t) => t.origin === true);
+  if (origin === undefined || live === undefined) return undefined;
+  const r = live.readings.get(origin.name);
+  const value = r?.state === 'present' ? r.captured : undefined;
+  if (value === undefined) return undefined;
+  for (const v of values.values()) if (v.equals(value)) return undefined;
+  return value;
+}
+
+/** A drift found by reading the platform, in the shape and with the memory of any other. */
+function liveDrift(
+  d: LiveDrift,
+  enforce: boolean,
+  prev: DriftStatus | undefined,
+  now: Date,
+): { drift: DriftStatus; fresh: boolean } {
+  const state = enforce ? 'Healing' : 'Drifted';
+  const how = enforce
+    ? 'the provider is asked to reconcile at once and write the declared value again'
+    : 'not overwritten (drift policy Alert)';
+  const kept = prev !== undefined && prev.state === state && prev.reason === d.reason;
+  return {
+    drift: {
+      state,
+      reason: d.reason,
+      message: `${d.message}; ${how}`,
+      since: kept ? prev.since : now.toISOString(),
+    },
+    fresh: !kept,
+  };
+}
+
+/**
+ * Changing an annotation makes the provider reconcile the managed resource at once, re-read
+ * the secret and write the declared value where it differs. The token is the same for as long
+ * as one drift lasts, so the resource is not updated on every call.
+ */
+function healToken(target: string, since: string): string {
+  return createHash('sha256').update(`${target}\n${since}`).digest('hex').slice(0, 12);
+}
+
+function annotate(obj: Obj, key: string, value: string): void {
+  const meta = isObj(obj.metadata) ? obj.metadata : {};
+  const annotations = isObj(meta.annotations) ? meta.annotations : {};
+  obj.metadata = { ...meta, annotations: { ...annotations, [key]: value } };
 }

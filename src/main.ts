@@ -1,11 +1,19 @@
-import { runFunction } from './function.js';
+import { handle } from './function.js';
+import { Metrics } from './metrics.js';
+import { Engine } from './verify/engine.js';
+import { Adapters } from './verify/live.js';
 import { parseFlags, USAGE, UsageError } from './flags.js';
 import { newLogger } from './logger.js';
-import { serve } from './server.js';
+import { serve, type RunningServer } from './server.js';
 import { cryptoRandomInt } from './value.js';
+import { getString } from './observe.js';
+import type { RunFunctionRequest } from '@crossplane-org/function-sdk-typescript';
 
 /** Kubernetes waits 30 s by default between SIGTERM and SIGKILL; finish well before that. */
 const DRAIN_GRACE_MS = 20_000;
+
+/** An unreachable vault is asked again after this long, not on every call. */
+const UNKNOWN_TTL_MS = 30_000;
 
 async function main(): Promise<void> {
   let parsed;
@@ -22,18 +30,40 @@ async function main(): Promise<void> {
   }
   const opts = parsed.options;
   const log = newLogger(opts.debug);
-  const deps = { logger: log, random: cryptoRandomInt, now: () => new Date() };
-  let server;
-  try {
-    server = await serve(opts, (req) => runFunction(req, deps), log);
-  } catch (err) {
-    log.fatal({ err: (err as Error).message }, 'cannot start');
-    process.exit(1);
-  }
-  let stopping = false;
+  const metrics = new Metrics();
+  const engine = new Engine({
+    unknownTtlMs: UNKNOWN_TTL_MS,
+    onCall: (platform, targets, errors, seconds) => {
+      metrics.verification(platform, targets, errors, seconds);
+    },
+  });
+  const deps = {
+    logger: log,
+    random: cryptoRandomInt,
+    now: () => new Date(),
+    live: { engine, adapters: new Adapters() },
+  };
+  const handler = async (req: RunFunctionRequest) => {
+    const started = performance.now();
+    const xr = req.observed?.composite?.resource;
+    const ns = getString(xr, 'metadata', 'namespace') ?? '';
+    const composite = `${ns}/${getString(xr, 'metadata', 'name') ?? ''}`;
+    try {
+      const rsp = await handle(req, deps);
+      metrics.call(composite, rsp, (performance.now() - started) / 1000);
+      return rsp;
+    } catch (err) {
+      metrics.call(composite, undefined, (performance.now() - started) / 1000);
+      throw err;
+    }
+  };
+  // Signals are handled from the start: one that arrives while the server binds still drains.
+  let server: RunningServer | undefined;
+  let stopping: string | undefined;
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (stopping !== undefined) return;
+    stopping = signal;
+    if (server === undefined) return;
     log.info({ signal }, 'draining');
     void server.shutdown(DRAIN_GRACE_MS).then(() => {
       log.info('stopped');
@@ -46,6 +76,25 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => {
     stop('SIGINT');
   });
+  try {
+    if (opts.metricsAddress !== '') {
+      const i = opts.metricsAddress.lastIndexOf(':');
+      const bound = await metrics.serve(
+        opts.metricsAddress.slice(0, i),
+        Number(opts.metricsAddress.slice(i + 1)),
+      );
+      log.info({ port: bound.port }, 'serving metrics');
+    }
+    server = await serve(opts, handler, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'cannot start');
+    process.exit(1);
+  }
+  const early = stopping;
+  if (early !== undefined) {
+    stopping = undefined;
+    stop(early);
+  }
 }
 
 await main();

@@ -23,6 +23,9 @@ export const ANNOTATION_REGENERATE = 'secrets.crossplatform.io/regenerate';
 /** On the composite: a new value (any token) asks for one rotation. */
 export const ANNOTATION_ROTATE = 'secrets.crossplatform.io/rotate';
 
+/** On a managed resource: changed when live verification finds drift, to make it reconcile. */
+export const ANNOTATION_HEAL = 'secrets.crossplatform.io/heal';
+
 /** The composition-resource-name of the value store. */
 export const STORE_KEY = 'store';
 

@@ -149,6 +149,33 @@ const HOUR = 3_600_000;
 const MINUTE = 60_000;
 const DEFAULT_DEADLINE = HOUR;
 
+/** An origin target is the value's source, so it excludes every other source. */
+function originErrors(spec: SecretSpec, alert: boolean): string[] {
+  const errors: string[] = [];
+  const origins = spec.targets.flatMap((t, i) => (t.origin === true ? [i] : []));
+  const [first, ...others] = origins;
+  if (first === undefined) return errors;
+  const path = `spec.targets[${first}].origin`;
+  for (const i of others) {
+    errors.push(
+      `spec.targets[${i}].origin: at most one target may be the origin ` +
+        `(spec.targets[${first}] already is)`,
+    );
+  }
+  if (spec.value.fromSecret !== undefined) {
+    errors.push(
+      `${path}: cannot be combined with spec.value.fromSecret (two sources of the value)`,
+    );
+  }
+  if (alert) {
+    errors.push(
+      `${path}: drift policy Alert never overwrites a target, so a value adopted from the origin ` +
+        'could not be rolled out',
+    );
+  }
+  return errors;
+}
+
 /**
  * Resolves the rotation policy: the spec's settings, the Composition's maximum period (which is
  * also the period of a secret that sets none), and the composite's own jitter.
@@ -179,6 +206,7 @@ export function rotationPolicy(
     );
   }
   const alert = spec.drift?.policy === 'Alert';
+  errors.push(...originErrors(spec, alert));
   if (alert && every !== undefined) {
     errors.push(
       'spec.rotation.every: drift policy Alert never overwrites a target, so it cannot rotate',

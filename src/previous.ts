@@ -10,6 +10,8 @@ export interface PreviousTarget {
   evidence: string;
   generation?: number;
   drift?: DriftStatus;
+  /** The state of the last live reading, if verification is on. */
+  live?: string;
 }
 
 const STATES: readonly string[] = ['InSync', 'Pending', 'Drifted', 'Healing', 'Failed'];
@@ -43,6 +45,7 @@ export function previousTargets(xr: unknown): Map<string, PreviousTarget> {
       evidence: getString(t, 'evidence') ?? '',
       generation: getNumber(t, 'generation'),
       drift: drift(t),
+      live: getString(t, 'live', 'state'),
     });
   }
   return out;

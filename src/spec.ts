@@ -45,6 +45,8 @@ export interface KubernetesSettings {
 
 export interface TargetSpec {
   name: string;
+  /** The platform rotates the value itself; a new value seen there is adopted. */
+  origin?: boolean;
   providerConfigRef?: ProviderConfigRef;
   aws?: AwsSettings;
   azure?: AzureSettings;
@@ -87,6 +89,33 @@ export interface FunctionInput {
     maxRotationPeriod?: string;
     allowedPlatforms?: Platform[];
   };
+  verification?: VerificationInput;
+}
+
+export interface Limits {
+  rate: number;
+  burst: number;
+  concurrency: number;
+}
+
+/** Live verification settings; defaults are applied by the schema. */
+export interface VerificationInput {
+  ttl: string;
+  budget: string;
+  aws?: Limits & { credentials?: string; endpoint?: string };
+  azure?: Limits & {
+    credentials?: string;
+    vaultDomain: string;
+    endpoint?: string;
+    authorityHost?: string;
+  };
+  vault?: Limits & {
+    address: string;
+    namespace?: string;
+    credentials?: string;
+    kubernetesAuth?: { role: string; mount: string };
+  };
+  kubernetes?: Limits & { credentials?: string };
 }
 
 const INPUT_API_VERSION = 'secrets.fn.crossplatform.io/v1beta1';

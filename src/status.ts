@@ -7,6 +7,7 @@ import { Status, Target as ConditionTarget } from '@crossplane-org/function-sdk-
 import type { Condition } from '@crossplane-org/function-sdk-typescript';
 
 import type { DriftState, DriftStatus } from './drift.js';
+import type { LiveStatus } from './livejudge.js';
 import type { Phase } from './rotation.js';
 import type { Platform } from './spec.js';
 import type { Observation } from './targets/target.js';
@@ -33,6 +34,7 @@ export interface TargetStatus {
   synced: boolean;
   message: string;
   drift: DriftStatus;
+  live?: LiveStatus;
 }
 
 export function targetStatus(

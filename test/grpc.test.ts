@@ -198,6 +198,7 @@ describe('shutdown', () => {
         insecure: true,
         debug: false,
         maxRecvMessageSize: 4 << 20,
+        metricsAddress: '',
       },
       async () => {
         await gate;

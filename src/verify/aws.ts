@@ -22,6 +22,8 @@ export interface AwsLiveTarget {
   region: string;
   /** Name or ARN of the secret. */
   name: string;
+  /** Keep the value in the observation (the origin of an external rotation). */
+  capture?: boolean;
 }
 
 export type ClientFactory = (region: string) => SecretsManagerClient;
@@ -59,9 +61,9 @@ function described(d: DescribeSecretCommandOutput): LiveObservation {
   return base;
 }
 
-function valueHash(v: { SecretString?: string; SecretBinary?: Uint8Array }): string | undefined {
-  if (v.SecretString !== undefined) return sha256(Buffer.from(v.SecretString, 'utf8'));
-  if (v.SecretBinary !== undefined) return sha256(v.SecretBinary);
+function valueBytes(v: { SecretString?: string; SecretBinary?: Uint8Array }): Buffer | undefined {
+  if (v.SecretString !== undefined) return Buffer.from(v.SecretString, 'utf8');
+  if (v.SecretBinary !== undefined) return Buffer.from(v.SecretBinary);
   return undefined;
 }
 
@@ -110,8 +112,10 @@ export class AwsAdapter implements Adapter<AwsLiveTarget> {
     if (present.length === 0) return;
     const setHash = (t: AwsLiveTarget, v: { SecretString?: string; SecretBinary?: Uint8Array }) => {
       const o = out.get(t.id);
-      const hash = valueHash(v);
-      if (o !== undefined && hash !== undefined) o.valueSha256 = hash;
+      const bytes = valueBytes(v);
+      if (o === undefined || bytes === undefined) return;
+      o.valueSha256 = sha256(bytes);
+      if (t.capture === true) o.captured = bytes;
     };
     if (present.length === 1) {
       const [t] = present;

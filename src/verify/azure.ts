@@ -21,6 +21,8 @@ export interface AzureLiveTarget {
   vaultUrl: string;
   name: string;
   encoding: 'Text' | 'Base64';
+  /** Keep the value in the observation (the origin of an external rotation). */
+  capture?: boolean;
 }
 
 export type SecretClientFactory = (vaultUrl: string) => SecretClient;
@@ -93,9 +95,8 @@ function failure(err: unknown, signal: AbortSignal): LiveObservation {
   };
 }
 
-function hashOf(value: string, encoding: AzureLiveTarget['encoding']): string {
-  const bytes = encoding === 'Base64' ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
-  return createHash('sha256').update(bytes).digest('hex');
+function bytesOf(value: string, encoding: AzureLiveTarget['encoding']): Buffer {
+  return encoding === 'Base64' ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
 }
 
 /** Settles with the promise, or rejects as soon as the budget runs out, whichever is first. */
@@ -156,11 +157,15 @@ export class AzureAdapter implements Adapter<AzureLiveTarget> {
     try {
       const s = await within(client.getSecret(t.name, { abortSignal: signal }), signal);
       const p = s.properties;
+      const bytes = s.value === undefined ? undefined : bytesOf(s.value, t.encoding);
       return {
         state: 'present',
         ...(p.version === undefined ? {} : { version: p.version }),
         ...(p.updatedOn === undefined ? {} : { updatedAt: p.updatedOn.toISOString() }),
-        ...(s.value === undefined ? {} : { valueSha256: hashOf(s.value, t.encoding) }),
+        ...(bytes === undefined
+          ? {}
+          : { valueSha256: createHash('sha256').update(bytes).digest('hex') }),
+        ...(bytes !== undefined && t.capture === true ? { captured: bytes } : {}),
       };
     } catch (err) {
       if (!notFound(err)) return failure(err, signal);

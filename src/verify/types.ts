@@ -17,6 +17,11 @@ export interface LiveObservation {
   kmsKeyId?: string;
   /** Why the state is unknown, scrubbed of request ids and credentials. */
   error?: string;
+  /**
+   * The value itself, only for a target that asked for it (the origin of an external
+   * rotation); kept in memory, never written anywhere but the value store.
+   */
+  captured?: Buffer;
 }
 
 /** One narrow interface per platform; each adapter is checked against it where it is defined. */

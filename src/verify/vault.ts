@@ -3,6 +3,7 @@
  * target's key, hashed at once, with the KV v2 metadata version as the version marker.
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 
 import NodeVault from 'node-vault';
 
@@ -16,6 +17,8 @@ export interface VaultLiveTarget {
   key: string;
   kvVersion: 1 | 2;
   encoding: 'Text' | 'Base64';
+  /** Keep the value in the observation (the origin of an external rotation). */
+  capture?: boolean;
 }
 
 /** At most this many reads in flight against one Vault. */
@@ -38,10 +41,9 @@ function versionOf(meta: Record<string, unknown>): { version?: string } {
   return typeof meta.version === 'number' ? { version: String(meta.version) } : {};
 }
 
-function hashOf(value: unknown, encoding: VaultLiveTarget['encoding']): string | undefined {
+function bytesOf(value: unknown, encoding: VaultLiveTarget['encoding']): Buffer | undefined {
   if (typeof value !== 'string') return undefined;
-  const bytes = encoding === 'Base64' ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
-  return createHash('sha256').update(bytes).digest('hex');
+  return encoding === 'Base64' ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
 }
 
 function failed(err: unknown, t: VaultLiveTarget): LiveObservation {
@@ -65,16 +67,61 @@ function failed(err: unknown, t: VaultLiveTarget): LiveObservation {
   return { state: 'unknown', error: scrubError(e.message ?? `status ${String(status)}`) };
 }
 
+/** Where Kubernetes mounts the pod's service account token. */
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+export interface KubernetesAuth {
+  role: string;
+  mount: string;
+  /** The service account token file; the pod's own by default. */
+  tokenPath?: string;
+}
+
 export class VaultAdapter implements Adapter<VaultLiveTarget> {
   readonly platform = 'vault' as const;
+  /** When the token from Kubernetes auth must be renewed (ms since the epoch). */
+  private renewAt = 0;
 
-  constructor(private readonly client: NodeVault.client) {}
+  constructor(
+    private readonly client: NodeVault.client,
+    private readonly auth?: KubernetesAuth,
+  ) {}
+
+  /** Logs in with the pod's service account when there is no token or it is about to expire. */
+  private async login(): Promise<string | undefined> {
+    if (this.auth === undefined || Date.now() < this.renewAt) return undefined;
+    try {
+      const jwt = (await readFile(this.auth.tokenPath ?? SERVICE_ACCOUNT_TOKEN, 'utf8')).trim();
+      const r = record(
+        await this.client.kubernetesLogin({
+          role: this.auth.role,
+          jwt,
+          mount_point: this.auth.mount,
+        }),
+      );
+      const auth = record(r.auth);
+      if (typeof auth.client_token !== 'string') return 'Kubernetes auth returned no token';
+      this.client.token = auth.client_token;
+      const lease = typeof auth.lease_duration === 'number' ? auth.lease_duration : 300;
+      // Renew at two thirds of the lease, so a token never expires in the middle of a read.
+      this.renewAt = Date.now() + (lease * 1000 * 2) / 3;
+      return undefined;
+    } catch (err) {
+      const e = err as Failure;
+      return scrubError(`Kubernetes auth failed: ${e.message ?? 'no answer'}`);
+    }
+  }
 
   async observe(
     targets: readonly VaultLiveTarget[],
     signal: AbortSignal,
   ): Promise<Map<string, LiveObservation>> {
     const out = new Map<string, LiveObservation>();
+    const refused = await this.login();
+    if (refused !== undefined) {
+      for (const t of targets) out.set(t.id, { state: 'unknown', error: refused });
+      return out;
+    }
     const queue = [...targets];
     const worker = async () => {
       for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
@@ -105,12 +152,15 @@ export class VaultAdapter implements Adapter<VaultLiveTarget> {
       const values = t.kvVersion === 2 ? record(data.data) : data;
       const meta = record(data.metadata);
       if (!(t.key in values)) return { state: 'missing' };
-      const hash = hashOf(values[t.key], t.encoding);
+      const bytes = bytesOf(values[t.key], t.encoding);
       return {
         state: 'present',
         ...versionOf(meta),
         ...(typeof meta.created_time === 'string' ? { updatedAt: meta.created_time } : {}),
-        ...(hash === undefined ? {} : { valueSha256: hash }),
+        ...(bytes === undefined
+          ? {}
+          : { valueSha256: createHash('sha256').update(bytes).digest('hex') }),
+        ...(bytes !== undefined && t.capture === true ? { captured: bytes } : {}),
       };
     } catch (err) {
       return failed(err, t);
@@ -118,7 +168,16 @@ export class VaultAdapter implements Adapter<VaultLiveTarget> {
   }
 }
 
-/** A client for a Vault address and token (the pod's own token, or one from credentials). */
-export function vaultClient(endpoint: string, token: string): NodeVault.client {
-  return NodeVault({ apiVersion: 'v1', endpoint, token });
+/** A client for a Vault address and token; the token may come later from Kubernetes auth. */
+export function vaultClient(
+  endpoint: string,
+  token: string,
+  namespace?: unknown,
+): NodeVault.client {
+  return NodeVault({
+    apiVersion: 'v1',
+    endpoint,
+    token,
+    ...(typeof namespace === 'string' && namespace !== '' ? { namespace } : {}),
+  });
 }

@@ -1,0 +1,301 @@
+/**
+ * Turns a composite's planned targets into live reads: which adapter reads each target, with
+ * which credentials, under which limits. Adapters are kept per platform account, so clients
+ * and their connections are reused across calls and composites.
+ */
+import { createHash } from 'node:crypto';
+
+import type { PlannedTarget } from '../plan.js';
+import type { AwsSettings, AzureSettings, Platform, VaultSettings } from '../spec.js';
+import type { VerificationInput } from '../spec.js';
+import type { KubernetesTarget } from '../targets/kubernetes.js';
+import { AwsAdapter, awsClients } from './aws.js';
+import { AzureAdapter, azureClients, clientSecretCredential, vaultUrlOf } from './azure.js';
+import { DEFAULT_LIMITS, type LiveItem, type PlatformLimits } from './engine.js';
+import type { Adapter } from './types.js';
+import { VaultAdapter, vaultClient } from './vault.js';
+
+/** Credential entries of the pipeline step, by name: each a Secret's data. */
+export type StepCredentials = Record<string, Record<string, Buffer>>;
+
+export class ConfigError extends Error {}
+
+type AnyAdapter = Adapter<{ id: string }>;
+
+/** What an adapter is built from; the same inputs give the same adapter. */
+export interface AdapterSpec {
+  platform: Platform;
+  settings: Record<string, unknown>;
+  secret?: Record<string, Buffer>;
+}
+
+export type AdapterBuilder = (spec: AdapterSpec) => AnyAdapter;
+
+const MAX_ADAPTERS = 256;
+
+export class Adapters {
+  private readonly built = new Map<string, AnyAdapter>();
+
+  constructor(private readonly build: AdapterBuilder = buildAdapter) {}
+
+  get(spec: AdapterSpec): AnyAdapter {
+    const h = createHash('sha256').update(spec.platform).update(JSON.stringify(spec.settings));
+    for (const [k, v] of Object.entries(spec.secret ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+      h.update(`\n${k}\n`).update(v);
+    }
+    const id = h.digest('hex');
+    let a = this.built.get(id);
+    if (a === undefined) {
+      // Rotated credentials make new adapters; old ones are dropped wholesale, not tracked.
+      if (this.built.size >= MAX_ADAPTERS) this.built.clear();
+      a = this.build(spec);
+      this.built.set(id, a);
+    }
+    return a;
+  }
+}
+
+function text(secret: Record<string, Buffer> | undefined, key: string): string | undefined {
+  const v = secret?.[key];
+  return v === undefined ? undefined : v.toString('utf8');
+}
+
+/** The [default] profile of an AWS shared-credentials file, as provider-aws reads it. */
+export function awsProfile(ini: string): { accessKeyId: string; secretAccessKey: string } & {
+  sessionToken?: string;
+} {
+  const section = /^\s*\[default\]\s*$([\s\S]*?)(?=^\s*\[|(?![\s\S]))/m.exec(ini)?.[1] ?? ini;
+  const field = (k: string) =>
+    new RegExp(`^\\s*${k}\\s*=\\s*(\\S+)\\s*$`, 'mi').exec(section)?.[1] ?? undefined;
+  const accessKeyId = field('aws_access_key_id');
+  const secretAccessKey = field('aws_secret_access_key');
+  if (accessKeyId === undefined || secretAccessKey === undefined) {
+    throw new ConfigError(
+      'AWS credentials: key "credentials" must hold aws_access_key_id and aws_secret_access_key ' +
+        'under [default]',
+    );
+  }
+  const sessionToken = field('aws_session_token');
+  return { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) };
+}
+
+function json(secret: Record<string, Buffer> | undefined, what: string): Record<string, unknown> {
+  const raw = text(secret, 'credentials');
+  if (raw === undefined) throw new ConfigError(`${what} credentials: no key "credentials"`);
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      return v as Record<string, unknown>;
+    }
+  } catch {
+    // Reported below without the text, which is a credential.
+  }
+  throw new ConfigError(`${what} credentials: key "credentials" must hold a JSON object`);
+}
+
+/** The adapters for the four platforms, from the pipeline step's settings and credentials. */
+export function buildAdapter(spec: AdapterSpec): AnyAdapter {
+  const s = spec.settings;
+  switch (spec.platform) {
+    case 'aws': {
+      const ini = text(spec.secret, 'credentials');
+      return new AwsAdapter(
+        awsClients({
+          ...(typeof s.endpoint === 'string' ? { endpoint: s.endpoint } : {}),
+          ...(ini === undefined ? {} : { credentials: awsProfile(ini) }),
+        }),
+      );
+    }
+    case 'vault': {
+      const address = String(s.address);
+      if (spec.secret !== undefined) {
+        const token = json(spec.secret, 'Vault').token;
+        if (typeof token !== 'string' || token === '') {
+          throw new ConfigError('Vault credentials: the JSON in "credentials" has no "token"');
+        }
+        return new VaultAdapter(vaultClient(address, token, s.namespace));
+      }
+      const auth = s.kubernetesAuth as { role: string; mount: string } | undefined;
+      if (auth === undefined) {
+        throw new ConfigError(
+          'input.verification.vault: name credentials or kubernetesAuth; Vault has no ambient ' +
+            'identity',
+        );
+      }
+      return new VaultAdapter(vaultClient(address, '', s.namespace), auth);
+    }
+    case 'azure': {
+      const c = spec.secret === undefined ? undefined : json(spec.secret, 'Azure');
+      let credential;
+      if (c !== undefined) {
+        const { tenantId, clientId, clientSecret } = c;
+        if (
+          typeof tenantId !== 'string' ||
+          typeof clientId !== 'string' ||
+          typeof clientSecret !== 'string'
+        ) {
+          throw new ConfigError(
+            'Azure credentials: the JSON in "credentials" needs tenantId, clientId and clientSecret',
+          );
+        }
+        credential = clientSecretCredential(
+          tenantId,
+          clientId,
+          clientSecret,
+          typeof s.authorityHost === 'string' ? s.authorityHost : undefined,
+        );
+      }
+      return new AzureAdapter(azureClients(credential === undefined ? {} : { credential }));
+    }
+    default:
+      throw new ConfigError(`live verification of ${spec.platform} is not available`);
+  }
+}
+
+export interface LiveTargetRef {
+  name: string;
+  platform: Platform;
+  item: LiveItem;
+}
+
+export interface LivePlan {
+  items: LiveTargetRef[];
+  /** Targets that cannot be read, with why (a missing credential, a platform not set up). */
+  problems: Map<string, string>;
+  budgetMs: number;
+}
+
+function limitsOf(l: Partial<PlatformLimits> | undefined): PlatformLimits {
+  return { ...DEFAULT_LIMITS, ...l };
+}
+
+/** The settings that shape an adapter; limits and the credentials' name do not. */
+function stripLimits(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([k]) => !SHAPELESS.has(k)));
+}
+
+const SHAPELESS = new Set(['rate', 'burst', 'concurrency', 'credentials']);
+
+/**
+ * The live reads for a composite's targets. A platform that the input does not name is not
+ * read; one whose credentials are missing or malformed is reported per target, never fatal.
+ */
+export function planLive(
+  targets: readonly PlannedTarget[],
+  config: VerificationInput,
+  namespace: string,
+  credentials: StepCredentials,
+  adapters: Adapters,
+  timing: { budgetMs: number; ttlMs: number },
+  origin?: string,
+): LivePlan {
+  const items: LiveTargetRef[] = [];
+  const problems = new Map<string, string>();
+  for (const t of targets) {
+    const settings = config[t.platform] as
+      (Record<string, unknown> & Partial<PlatformLimits> & { credentials?: string }) | undefined;
+    if (settings === undefined) continue;
+    let secret: Record<string, Buffer> | undefined;
+    if (settings.credentials !== undefined) {
+      secret = credentials[settings.credentials];
+      if (secret === undefined) {
+        problems.set(
+          t.name,
+          `the pipeline step has no credentials named "${settings.credentials}" ` +
+            `(input.verification.${t.platform}.credentials)`,
+        );
+        continue;
+      }
+    }
+    let adapter: AnyAdapter;
+    try {
+      adapter = adapters.get({ platform: t.platform, settings: stripLimits(settings), secret });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.set(t.name, err.message);
+      continue;
+    }
+    const capture = origin === t.name;
+    let target;
+    try {
+      target = liveTarget(t, namespace, settings, capture);
+    } catch (err) {
+      problems.set(t.name, (err as Error).message);
+      continue;
+    }
+    const key = [
+      t.platform,
+      settings.credentials ?? '',
+      JSON.stringify(stripLimits(settings)),
+      JSON.stringify(target),
+    ].join('\n');
+    items.push({
+      name: t.name,
+      platform: t.platform,
+      item: {
+        key,
+        platform: t.platform,
+        adapter,
+        target,
+        limits: limitsOf(settings),
+        ttlMs: timing.ttlMs,
+      },
+    });
+  }
+  return { items, problems, budgetMs: timing.budgetMs };
+}
+
+function liveTarget(
+  t: PlannedTarget,
+  namespace: string,
+  config: Record<string, unknown>,
+  capture: boolean,
+): { id: string } & Record<string, unknown> {
+  const extra = capture ? { capture: true } : {};
+  switch (t.platform) {
+    case 'aws': {
+      const s = t.settings as AwsSettings;
+      return { id: t.name, region: s.region, name: s.name, ...extra };
+    }
+    case 'azure': {
+      const s = t.settings as AzureSettings;
+      const domain = typeof config.vaultDomain === 'string' ? config.vaultDomain : undefined;
+      const url =
+        typeof config.endpoint === 'string' ? config.endpoint : vaultUrlOf(s.vaultId, domain);
+      return { id: t.name, vaultUrl: url, name: s.name, encoding: s.encoding, ...extra };
+    }
+    case 'vault': {
+      const s = t.settings as VaultSettings;
+      return {
+        id: t.name,
+        mount: s.mount,
+        path: s.path,
+        key: s.key,
+        kvVersion: s.kvVersion,
+        encoding: s.encoding,
+        ...extra,
+      };
+    }
+    case 'kubernetes': {
+      const s = t.settings as KubernetesTarget;
+      return {
+        id: t.name,
+        namespace: s.namespace ?? namespace,
+        name: s.name,
+        key: s.key,
+        ...extra,
+      };
+    }
+  }
+}
+
+/** The step's credentials as plain data; entries without data are left out. */
+export function stepCredentials(
+  creds: Record<string, { credentialData?: { data: Record<string, Buffer> } }> | undefined,
+): StepCredentials {
+  const out: StepCredentials = {};
+  for (const [name, c] of Object.entries(creds ?? {})) {
+    if (c.credentialData !== undefined) out[name] = c.credentialData.data;
+  }
+  return out;
+}

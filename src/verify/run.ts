@@ -1,0 +1,74 @@
+/**
+ * The live reads of one function call: which targets to read, read through the shared engine
+ * within the step's budget. Anything wrong with the input or spec is left to the compose step
+ * to report; here it just means nothing is read.
+ */
+import type { RunFunctionRequest } from '@crossplane-org/function-sdk-typescript';
+
+import { parseDuration } from '../duration.js';
+import { storeName } from '../names.js';
+import { getString, isObj } from '../observe.js';
+import { planTargets } from '../plan.js';
+import { previousTargets } from '../previous.js';
+import { parseInput, parseSpec } from '../spec.js';
+import type { Engine, LiveItem, Reading } from './engine.js';
+import { planLive, stepCredentials, type Adapters } from './live.js';
+
+export interface LiveDeps {
+  engine: Engine;
+  adapters: Adapters;
+}
+
+export interface LiveReadings {
+  /** By target name. */
+  readings: Map<string, Reading>;
+  /** Targets that cannot be read, with why. */
+  problems: Map<string, string>;
+}
+
+/** A target suspected of drift, or still moving, is read again after this long. */
+const REREAD_MS = 30_000;
+const SUSPECT = new Set(['Drifted', 'Missing', 'Deleted', 'Behind']);
+
+export async function readLive(
+  req: RunFunctionRequest,
+  deps: LiveDeps,
+): Promise<LiveReadings | undefined> {
+  if (!isObj(req.input) || !isObj(req.input.verification)) return undefined;
+  const xr = req.observed?.composite?.resource;
+  const name = getString(xr, 'metadata', 'name') ?? '';
+  const namespace = getString(xr, 'metadata', 'namespace') ?? '';
+  if (name === '' || namespace === '') return undefined;
+  const input = parseInput(req.input);
+  const spec = parseSpec(isObj(xr) ? xr.spec : undefined);
+  if (!input.ok || !spec.ok || input.value.verification === undefined) return undefined;
+  const config = input.value.verification;
+  const plan = planTargets(spec.value, input.value, {
+    composite: { name, namespace },
+    storeName: storeName(name),
+  });
+  if (plan.errors.length > 0) return undefined;
+  const budgetMs = parseDuration(config.budget) ?? 10_000;
+  const ttlMs = parseDuration(config.ttl) ?? 300_000;
+  const origin = spec.value.targets.find((t) => t.origin === true)?.name;
+  const lp = planLive(
+    plan.targets,
+    config,
+    namespace,
+    stepCredentials(req.credentials),
+    deps.adapters,
+    { budgetMs, ttlMs },
+    origin,
+  );
+  const previous = previousTargets(xr);
+  const items: LiveItem[] = lp.items.map((r) =>
+    SUSPECT.has(previous.get(r.name)?.live ?? '') ? { ...r.item, maxAgeMs: REREAD_MS } : r.item,
+  );
+  const got = await deps.engine.verify(items, budgetMs);
+  const readings = new Map<string, Reading>();
+  for (const r of lp.items) {
+    const reading = got.get(r.item.key);
+    if (reading !== undefined) readings.set(r.name, reading);
+  }
+  return { readings, problems: lp.problems };
+}

@@ -30,3 +30,48 @@ export async function waitForHttp(url: string, what: string, stop: () => void): 
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+export interface CountingProxy {
+  url: string;
+  /** Requests forwarded so far. */
+  count(): number;
+  stop(): void;
+}
+
+/** An HTTP proxy on loopback that counts the requests it forwards to `target`. */
+export async function countingProxy(target: string): Promise<CountingProxy> {
+  const { createServer: createHttp, request } = await import('node:http');
+  const to = new URL(target);
+  let n = 0;
+  const server = createHttp((req, res) => {
+    n++;
+    const out = request(
+      {
+        host: to.hostname,
+        port: to.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: to.host },
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    out.on('error', () => {
+      res.writeHead(502).end();
+    });
+    req.pipe(out);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  const port = typeof a === 'object' && a !== null ? a.port : 0;
+  return {
+    url: `http://127.0.0.1:${String(port)}`,
+    count: () => n,
+    stop: () => {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}

@@ -3,11 +3,13 @@
  * within the step's budget. Anything wrong with the input or spec is left to the compose step
  * to report; here it just means nothing is read.
  */
+import { createHash } from 'node:crypto';
+
 import type { RunFunctionRequest } from '@crossplane-org/function-sdk-typescript';
 
 import { parseDuration } from '../duration.js';
 import { storeName } from '../names.js';
-import { getString, isObj } from '../observe.js';
+import { get, getString, isObj } from '../observe.js';
 import { planTargets } from '../plan.js';
 import { previousTargets } from '../previous.js';
 import { parseInput, parseSpec } from '../spec.js';
@@ -61,14 +63,34 @@ export async function readLive(
     origin,
   );
   const previous = previousTargets(xr);
-  const items: LiveItem[] = lp.items.map((r) =>
-    SUSPECT.has(previous.get(r.name)?.live ?? '') ? { ...r.item, maxAgeMs: REREAD_MS } : r.item,
-  );
+  const items: LiveItem[] = lp.items.map((r) => ({
+    ...r.item,
+    key: `${r.item.key}\n${providerState(req, r.name)}`,
+    ...(SUSPECT.has(previous.get(r.name)?.live ?? '') ? { maxAgeMs: REREAD_MS } : {}),
+  }));
   const got = await deps.engine.verify(items, budgetMs);
   const readings = new Map<string, Reading>();
-  for (const r of lp.items) {
-    const reading = got.get(r.item.key);
+  for (const [i, r] of lp.items.entries()) {
+    const reading = got.get(items[i]?.key ?? '');
     if (reading !== undefined) readings.set(r.name, reading);
   }
   return { readings, problems: lp.problems };
+}
+
+/**
+ * What the providers last reported for a target's managed resources. A reading is only good
+ * for the state it was taken in: once a provider writes (and reports it), the target is read
+ * again rather than judged by a reading from before the write.
+ */
+function providerState(req: RunFunctionRequest, target: string): string {
+  const h = createHash('sha256');
+  const prefix = new RegExp(`^${target}-(aws|azure|vault|kubernetes)-`);
+  for (const [key, r] of Object.entries(req.observed?.resources ?? {}).sort(([a], [b]) =>
+    a.localeCompare(b),
+  )) {
+    if (!prefix.test(key) || !isObj(r.resource)) continue;
+    const o = r.resource;
+    h.update(key).update(JSON.stringify([get(o, 'metadata', 'generation'), o.status ?? null]));
+  }
+  return h.digest('hex').slice(0, 16);
 }

@@ -9,7 +9,10 @@ import type { PlannedTarget } from '../plan.js';
 import type { AwsSettings, AzureSettings, Platform, VaultSettings } from '../spec.js';
 import type { VerificationInput } from '../spec.js';
 import type { KubernetesTarget } from '../targets/kubernetes.js';
+import { KubeConfig } from '@kubernetes/client-node';
+
 import { AwsAdapter, awsClients } from './aws.js';
+import { KubernetesAdapter, kubernetesClient } from './kubernetes.js';
 import { AzureAdapter, azureClients, clientSecretCredential, vaultUrlOf } from './azure.js';
 import { DEFAULT_LIMITS, type LiveItem, type PlatformLimits } from './engine.js';
 import type { Adapter } from './types.js';
@@ -147,8 +150,24 @@ export function buildAdapter(spec: AdapterSpec): AnyAdapter {
       }
       return new AzureAdapter(azureClients(credential === undefined ? {} : { credential }));
     }
-    default:
-      throw new ConfigError(`live verification of ${spec.platform} is not available`);
+    case 'kubernetes': {
+      const text = spec.secret?.kubeconfig?.toString('utf8');
+      if (spec.secret !== undefined && text === undefined) {
+        throw new ConfigError('Kubernetes credentials: no key "kubeconfig"');
+      }
+      let kc: KubeConfig;
+      try {
+        if (text === undefined) kc = kubernetesClient();
+        else {
+          kc = new KubeConfig();
+          kc.loadFromString(text);
+        }
+      } catch {
+        // The parser's message may quote the file, which holds credentials.
+        throw new ConfigError('Kubernetes credentials: key "kubeconfig" is not a valid kubeconfig');
+      }
+      return new KubernetesAdapter(kc);
+    }
   }
 }
 

@@ -1,0 +1,246 @@
+/**
+ * The audit command, run as users run it (the built bin, in a child process), against moto's
+ * Secrets Manager and OpenBao on loopback: composites and their value stores from YAML files or
+ * standard input, one target changed out of band, table and JSON reports, exit statuses.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  CreateSecretCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { stringify } from 'yaml';
+
+import { runFunction } from '../src/function.js';
+import type { Obj } from '../src/observe.js';
+import { vaultClient } from '../src/verify/vault.js';
+import { desiredObjects, request, ROOT, storeValue, testDeps } from './helpers.js';
+import { startMoto, type Moto } from './moto.js';
+import { startOpenBao, type OpenBao } from './openbao.js';
+
+const BIN = `${ROOT}dist/audit/main.js`;
+const DRIFTED = 'SENTINEL-audit-edited-by-hand-4f1b';
+
+let moto: Moto;
+let bao: OpenBao;
+let dir: string;
+let files: { input: string; aws: string; vault: string; estate: string; other: string };
+const values: string[] = [];
+
+function composite(name: string): Obj {
+  return {
+    apiVersion: 'secrets.crossplatform.io/v1alpha1',
+    kind: 'CrossPlatformSecret',
+    metadata: { name, namespace: 'team-a' },
+    spec: {
+      value: { generate: { length: 32 } },
+      targets: [
+        { name: 'aws', aws: { region: 'us-east-1', name: `audit/${name}` } },
+        { name: 'vault', vault: { mount: 'secret', path: `audit/${name}`, key: 'password' } },
+      ],
+    },
+  };
+}
+
+/** Composes a secret, and writes its value where the providers would. */
+async function provision(
+  name: string,
+  aws: SecretsManagerClient,
+  vault: ReturnType<typeof vaultClient>,
+  seed: number,
+): Promise<Obj[]> {
+  const xr = composite(name);
+  const rsp = runFunction(request(xr, { input: null }), testDeps(seed));
+  const value = storeValue(rsp).toString('utf8');
+  values.push(value);
+  await aws.send(new CreateSecretCommand({ Name: `audit/${name}`, SecretString: value }));
+  await vault.write(`secret/data/audit/${name}`, { data: { password: value } });
+  const store = desiredObjects(rsp).store;
+  if (store === undefined) throw new Error('no store composed');
+  const status = rsp.desired?.composite?.resource?.status as Obj;
+  return [
+    { ...xr, status },
+    { ...store, metadata: { ...(store.metadata as Obj) } },
+  ];
+}
+
+beforeAll(async () => {
+  [moto, bao] = await Promise.all([startMoto(), startOpenBao()]);
+  const aws = new SecretsManagerClient({
+    region: 'us-east-1',
+    endpoint: moto.endpoint,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
+  const vault = vaultClient(bao.endpoint, bao.token);
+  const estate = [
+    ...(await provision('billing', aws, vault, 11)),
+    ...(await provision('orders', aws, vault, 12)),
+    ...(await provision('search', aws, vault, 13)),
+  ];
+  // One target edited by hand: orders' AWS secret gets a new AWSCURRENT value.
+  await aws.send(new PutSecretValueCommand({ SecretId: 'audit/orders', SecretString: DRIFTED }));
+
+  dir = mkdtempSync(join(tmpdir(), 'audit-'));
+  const write = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  files = {
+    input: write(
+      'input.yaml',
+      stringify({
+        apiVersion: 'secrets.fn.crossplatform.io/v1beta1',
+        kind: 'Input',
+        verification: {
+          aws: { credentials: 'aws', endpoint: moto.endpoint },
+          vault: { address: bao.endpoint, credentials: 'vault' },
+        },
+      }),
+    ),
+    aws: write(
+      'aws.ini',
+      '[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n',
+    ),
+    vault: write(
+      'vault.yaml',
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'vault-creds' },
+        stringData: { credentials: '{"token":"root"}' },
+      }),
+    ),
+    estate: write('estate.yaml', estate.map((d) => stringify(d)).join('---\n')),
+    other: write('clean.yaml', [estate[0], estate[1]].map((d) => stringify(d)).join('---\n')),
+  };
+}, 60_000);
+
+afterAll(() => {
+  moto.stop();
+  bao.stop();
+});
+
+function audit(args: string[], stdin?: string): { code: number | null; out: string; err: string } {
+  const r = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      `--input=${files.input}`,
+      `--credentials=aws=${files.aws}`,
+      `--credentials=vault=${files.vault}`,
+      ...args,
+    ],
+    { encoding: 'utf8', input: stdin, timeout: 60_000 },
+  );
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('cross-platform-secret-audit', () => {
+  it('prints a table, names the drifted target and exits 1', () => {
+    const r = audit([files.estate]);
+    // Kept for README's "Audit" section, which shows this run.
+    mkdirSync(`${ROOT}_output/audit-demo`, { recursive: true });
+    writeFileSync(
+      `${ROOT}_output/audit-demo/report.txt`,
+      `${r.out}exit status ${String(r.code)}\n`,
+    );
+    expect(r.code).toBe(1);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^NAMESPACE\s+NAME\s+TARGET\s+PLATFORM\s+STATE\s+VERSION/);
+    const row = (name: string, target: string) =>
+      lines.find((l) => new RegExp(`^team-a\\s+${name}\\s+${target}\\s`).test(l)) ?? '';
+    expect(row('orders', 'aws')).toMatch(/\sDrifted\s+-\s+us-east-1:audit\/orders\s/);
+    for (const [n, t] of [
+      ['billing', 'aws'],
+      ['billing', 'vault'],
+      ['orders', 'vault'],
+      ['search', 'aws'],
+      ['search', 'vault'],
+    ] as const) {
+      expect(row(n, t)).toMatch(/\sInSync\s+1\s/);
+    }
+    expect(lines.at(-1)).toBe(
+      '6 targets: 5 in sync, 0 behind, 1 drifted, 0 missing, 0 deleted, 0 unknown',
+    );
+    for (const secret of [DRIFTED, ...values]) {
+      expect(r.out + r.err).not.toContain(secret);
+      expect(r.out + r.err).not.toContain(Buffer.from(secret).toString('base64'));
+    }
+  });
+
+  it('exits 0 when nothing drifted, reading the composites from standard input', () => {
+    const r = audit(['-', '--output=json'], stringifyFile(files.other));
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out) as { rows: Obj[]; summary: Record<string, number> };
+    expect(report.summary).toMatchObject({ targets: 2, InSync: 2, Drifted: 0 });
+    expect(report.rows.map((x) => [x.name, x.target, x.state, x.version, x.against])).toEqual([
+      ['billing', 'aws', 'InSync', 1, 'store'],
+      ['billing', 'vault', 'InSync', 1, 'store'],
+    ]);
+  });
+
+  it('without value stores compares each target with the others', () => {
+    const r = audit([files.estate, '--no-store', '-o', 'json']);
+    const report = JSON.parse(r.out) as { rows: Obj[] };
+    const orders = report.rows.filter((x) => x.name === 'orders');
+    // Two targets that disagree have no majority: unknown, not a guess.
+    expect(orders.map((x) => x.state)).toEqual(['Unknown', 'Unknown']);
+    expect(r.code).toBe(0);
+  });
+
+  it('a missing secret is drift; an unreachable platform is unknown, not drift', () => {
+    const xr = composite('never-written');
+    const rsp = runFunction(request(xr, { input: null }), testDeps(21));
+    const store = desiredObjects(rsp).store as Obj;
+    const path = join(dir, 'missing.yaml');
+    writeFileSync(path, [xr, store].map((d) => stringify(d)).join('---\n'));
+    const r = audit([path, '-o', 'json']);
+    const report = JSON.parse(r.out) as { rows: Obj[] };
+    expect(report.rows.map((x) => x.state)).toEqual(['Missing', 'Missing']);
+    expect(r.code).toBe(1);
+
+    const input = join(dir, 'unreachable.yaml');
+    writeFileSync(
+      input,
+      stringify({
+        apiVersion: 'secrets.fn.crossplatform.io/v1beta1',
+        kind: 'Input',
+        verification: { budget: '2s', vault: { address: 'http://127.0.0.1:9', credentials: 'v' } },
+      }),
+    );
+    const u = spawnSync(
+      process.execPath,
+      [BIN, `--input=${input}`, `--credentials=v=${files.vault}`, files.other, '-o', 'json'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    const rows = (JSON.parse(u.stdout) as { rows: Obj[] }).rows;
+    expect(rows.map((x) => [x.target, x.state])).toEqual([
+      ['aws', 'Unknown'],
+      ['vault', 'Unknown'],
+    ]);
+    expect(rows[0]?.message).toBe('input.verification.aws is not set');
+    expect(u.status).toBe(0);
+  });
+
+  it('refuses bad usage with exit status 2 and a message naming the flag', () => {
+    const r = spawnSync(process.execPath, [BIN, files.estate], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--input: required');
+    const o = audit([files.estate, '--output=yaml']);
+    expect(o.code).toBe(2);
+    expect(o.err).toContain('--output: must be table or json, not "yaml"');
+    const c = spawnSync(process.execPath, [BIN, `--input=${files.estate}`], { encoding: 'utf8' });
+    expect(c.status).toBe(2);
+    expect(c.stderr).toContain('holds no secrets.fn.crossplatform.io Input');
+  });
+});
+
+function stringifyFile(path: string): string {
+  return spawnSync('cat', [path], { encoding: 'utf8' }).stdout;
+}

@@ -83,7 +83,7 @@ async function main(): Promise<void> {
         opts.metricsAddress.slice(0, i),
         Number(opts.metricsAddress.slice(i + 1)),
       );
-      log.info({ port: bound.port }, 'serving metrics');
+      log.info({ metricsPort: bound.port }, 'serving metrics');
     }
     server = await serve(opts, handler, log);
   } catch (err) {

@@ -166,6 +166,30 @@ describe('the command line', () => {
     expect(s.output()).toContain('"msg":"stopped"');
   });
 
+  it('serves Prometheus metrics on their own port', async () => {
+    const s = await start(['--insecure', '--address=127.0.0.1:0', '--metrics-address=127.0.0.1:0']);
+    const port = /"metricsPort":(\d+)/.exec(s.output())?.[1];
+    expect(port).toBeDefined();
+    await call(s.port, grpc.credentials.createInsecure(), request(example('all-platforms')));
+    await call(s.port, grpc.credentials.createInsecure(), request(example('aws'), { input: {} }));
+    const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+    expect(text).toMatch(/^cross_platform_secret_calls_total\{result="ok"\} 1$/m);
+    expect(text).toMatch(/^cross_platform_secret_calls_total\{result="fatal"\} 1$/m);
+    expect(text).toMatch(/^cross_platform_secret_call_duration_seconds_count 2$/m);
+    // The four targets of the first call wait for their providers.
+    expect(text).toMatch(/^cross_platform_secret_targets\{state="Pending"\} 4$/m);
+    expect(text).toContain('process_resident_memory_bytes');
+    expect((await fetch(`http://127.0.0.1:${String(port)}/other`)).status).toBe(404);
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+  });
+
+  it('refuses a malformed metrics address', async () => {
+    const s = await start(['--insecure', '--metrics-address=8080']);
+    expect(await s.exited).toBe(2);
+    expect(s.output()).toContain('--metrics-address: must be host:port or :port, not "8080"');
+  });
+
   it('exits 2 with usage on an unknown flag', async () => {
     const s = await start(['--no-such-flag']);
     expect(await s.exited).toBe(2);

@@ -14,6 +14,8 @@ import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets'
 import { scrubError } from './scrub.js';
 import type { Adapter, LiveObservation } from './types.js';
 
+export { vaultUrlOf } from './azure-url.js';
+
 export interface AzureLiveTarget {
   /** The caller's key for this target. */
   id: string;
@@ -33,26 +35,6 @@ export type RetryOptions = NonNullable<SecretClientOptions['retryOptions']>;
 const CONCURRENCY = 4;
 
 const NO_ANSWER: LiveObservation = { state: 'unknown', error: 'no answer within the time budget' };
-
-const ARM_VAULT_ID = new RegExp(
-  '^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.KeyVault/vaults/([^/]+)/?$',
-  'i',
-);
-
-/** Azure's own naming rule, so a typo fails here rather than as a DNS error at observe time. */
-const VAULT_NAME = /^[a-z][a-z0-9-]{1,22}[a-z0-9]$/i;
-
-/** The data-plane URL of the vault an ARM resource id names. */
-export function vaultUrlOf(vaultId: string, suffix = 'vault.azure.net'): string {
-  const name = ARM_VAULT_ID.exec(vaultId.trim())?.[1];
-  if (name === undefined || !VAULT_NAME.test(name) || name.includes('--')) {
-    throw new Error(
-      'vaultId must be a Key Vault resource id, /subscriptions/<subscription>/resourceGroups/' +
-        `<group>/providers/Microsoft.KeyVault/vaults/<name>; got ${JSON.stringify(vaultId)}`,
-    );
-  }
-  return `https://${name.toLowerCase()}.${suffix.replace(/^\.+/, '')}`;
-}
 
 /** The shape of a RestError from the SDK, read without depending on @azure/core-rest-pipeline. */
 interface Failure {

@@ -9,14 +9,9 @@ import type { PlannedTarget } from '../plan.js';
 import type { AwsSettings, AzureSettings, Platform, VaultSettings } from '../spec.js';
 import type { VerificationInput } from '../spec.js';
 import type { KubernetesTarget } from '../targets/kubernetes.js';
-import { KubeConfig } from '@kubernetes/client-node';
-
-import { AwsAdapter, awsClients } from './aws.js';
-import { KubernetesAdapter, kubernetesClient } from './kubernetes.js';
-import { AzureAdapter, azureClients, clientSecretCredential, vaultUrlOf } from './azure.js';
+import { vaultUrlOf } from './azure-url.js';
 import { DEFAULT_LIMITS, type LiveItem, type PlatformLimits } from './engine.js';
-import type { Adapter } from './types.js';
-import { VaultAdapter, vaultClient } from './vault.js';
+import type { Adapter, LiveObservation } from './types.js';
 
 /** Credential entries of the pipeline step, by name: each a Secret's data. */
 export type StepCredentials = Record<string, Record<string, Buffer>>;
@@ -96,40 +91,78 @@ function json(secret: Record<string, Buffer> | undefined, what: string): Record<
   throw new ConfigError(`${what} credentials: key "credentials" must hold a JSON object`);
 }
 
+/**
+ * Loads a platform's SDK on first use: a function whose Compositions verify one platform, or
+ * none, starts without loading the other three.
+ */
+class Lazy implements AnyAdapter {
+  private real?: Promise<AnyAdapter | ConfigError>;
+
+  constructor(
+    readonly platform: Platform,
+    private readonly make: () => Promise<AnyAdapter>,
+  ) {}
+
+  async observe(
+    targets: readonly { id: string }[],
+    signal: AbortSignal,
+  ): Promise<Map<string, LiveObservation>> {
+    this.real ??= this.make().catch((err: unknown) =>
+      err instanceof ConfigError
+        ? err
+        : new ConfigError(`cannot set up the ${this.platform} client: ${(err as Error).name}`),
+    );
+    const a = await this.real;
+    if (a instanceof ConfigError) {
+      return new Map(targets.map((t) => [t.id, { state: 'unknown', error: a.message }]));
+    }
+    return a.observe(targets, signal);
+  }
+}
+
 /** The adapters for the four platforms, from the pipeline step's settings and credentials. */
 export function buildAdapter(spec: AdapterSpec): AnyAdapter {
   const s = spec.settings;
+  const lazy = (make: () => Promise<AnyAdapter>) => new Lazy(spec.platform, make);
   switch (spec.platform) {
     case 'aws': {
       const ini = text(spec.secret, 'credentials');
-      return new AwsAdapter(
-        awsClients({
-          ...(typeof s.endpoint === 'string' ? { endpoint: s.endpoint } : {}),
-          ...(ini === undefined ? {} : { credentials: awsProfile(ini) }),
-        }),
-      );
+      const credentials = ini === undefined ? undefined : awsProfile(ini);
+      return lazy(async () => {
+        const { AwsAdapter, awsClients } = await import('./aws.js');
+        return new AwsAdapter(
+          awsClients({
+            ...(typeof s.endpoint === 'string' ? { endpoint: s.endpoint } : {}),
+            ...(credentials === undefined ? {} : { credentials }),
+          }),
+        );
+      });
     }
     case 'vault': {
       const address = String(s.address);
+      let token = '';
+      const auth = s.kubernetesAuth as { role: string; mount: string } | undefined;
       if (spec.secret !== undefined) {
-        const token = json(spec.secret, 'Vault').token;
-        if (typeof token !== 'string' || token === '') {
+        const t = json(spec.secret, 'Vault').token;
+        if (typeof t !== 'string' || t === '') {
           throw new ConfigError('Vault credentials: the JSON in "credentials" has no "token"');
         }
-        return new VaultAdapter(vaultClient(address, token, s.namespace));
-      }
-      const auth = s.kubernetesAuth as { role: string; mount: string } | undefined;
-      if (auth === undefined) {
+        token = t;
+      } else if (auth === undefined) {
         throw new ConfigError(
           'input.verification.vault: name credentials or kubernetesAuth; Vault has no ambient ' +
             'identity',
         );
       }
-      return new VaultAdapter(vaultClient(address, '', s.namespace), auth);
+      return lazy(async () => {
+        const { VaultAdapter, vaultClient } = await import('./vault.js');
+        const client = vaultClient(address, token, s.namespace);
+        return token === '' ? new VaultAdapter(client, auth) : new VaultAdapter(client);
+      });
     }
     case 'azure': {
       const c = spec.secret === undefined ? undefined : json(spec.secret, 'Azure');
-      let credential;
+      let principal: { tenantId: string; clientId: string; clientSecret: string } | undefined;
       if (c !== undefined) {
         const { tenantId, clientId, clientSecret } = c;
         if (
@@ -141,32 +174,49 @@ export function buildAdapter(spec: AdapterSpec): AnyAdapter {
             'Azure credentials: the JSON in "credentials" needs tenantId, clientId and clientSecret',
           );
         }
-        credential = clientSecretCredential(
-          tenantId,
-          clientId,
-          clientSecret,
-          typeof s.authorityHost === 'string' ? s.authorityHost : undefined,
-        );
+        principal = { tenantId, clientId, clientSecret };
       }
-      return new AzureAdapter(azureClients(credential === undefined ? {} : { credential }));
+      return lazy(async () => {
+        const { AzureAdapter, azureClients, clientSecretCredential } = await import('./azure.js');
+        const credential =
+          principal === undefined
+            ? undefined
+            : clientSecretCredential(
+                principal.tenantId,
+                principal.clientId,
+                principal.clientSecret,
+                typeof s.authorityHost === 'string' ? s.authorityHost : undefined,
+              );
+        return new AzureAdapter(azureClients(credential === undefined ? {} : { credential }));
+      });
     }
     case 'kubernetes': {
-      const text = spec.secret?.kubeconfig?.toString('utf8');
-      if (spec.secret !== undefined && text === undefined) {
+      const config = spec.secret?.kubeconfig?.toString('utf8');
+      if (spec.secret !== undefined && config === undefined) {
         throw new ConfigError('Kubernetes credentials: no key "kubeconfig"');
       }
-      let kc: KubeConfig;
-      try {
-        if (text === undefined) kc = kubernetesClient();
-        else {
-          kc = new KubeConfig();
-          kc.loadFromString(text);
+      return lazy(async () => {
+        const { KubernetesAdapter, kubernetesClient } = await import('./kubernetes.js');
+        const { KubeConfig } = await import('@kubernetes/client-node');
+        try {
+          let kc = kubernetesClient;
+          if (config !== undefined) {
+            kc = () => {
+              const c = new KubeConfig();
+              c.loadFromString(config);
+              return c;
+            };
+          }
+          return new KubernetesAdapter(kc());
+        } catch {
+          // The parser's message may quote the file, which holds credentials.
+          throw new ConfigError(
+            config === undefined
+              ? 'Kubernetes: no kubeconfig found and not running in a cluster'
+              : 'Kubernetes credentials: key "kubeconfig" is not a valid kubeconfig',
+          );
         }
-      } catch {
-        // The parser's message may quote the file, which holds credentials.
-        throw new ConfigError('Kubernetes credentials: key "kubeconfig" is not a valid kubeconfig');
-      }
-      return new KubernetesAdapter(kc);
+      });
     }
   }
 }

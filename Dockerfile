@@ -25,5 +25,5 @@ COPY package.json ./
 COPY apis/definition.yaml ./apis/definition.yaml
 COPY package/input ./package/input
 USER 65532:65532
-EXPOSE 9443
-ENTRYPOINT ["/nodejs/bin/node", "dist/main.js"]
+EXPOSE 9443 8080
+ENTRYPOINT ["/nodejs/bin/node", "dist/main.js", "--metrics-address=:8080"]

@@ -28,6 +28,12 @@ export interface LiveReadings {
   problems: Map<string, string>;
 }
 
+/**
+ * Crossplane gives a pipeline step a bounded time; the reads must leave the step most of it
+ * whatever the input says.
+ */
+export const MAX_BUDGET_MS = 30_000;
+
 /** A target suspected of drift, or still moving, is read again after this long. */
 const REREAD_MS = 30_000;
 const SUSPECT = new Set(['Drifted', 'Missing', 'Deleted', 'Behind']);
@@ -50,7 +56,7 @@ export async function readLive(
     storeName: storeName(name),
   });
   if (plan.errors.length > 0) return undefined;
-  const budgetMs = parseDuration(config.budget) ?? 10_000;
+  const budgetMs = Math.min(parseDuration(config.budget) ?? 10_000, MAX_BUDGET_MS);
   const ttlMs = parseDuration(config.ttl) ?? 300_000;
   const origin = spec.value.targets.find((t) => t.origin === true)?.name;
   const lp = planLive(

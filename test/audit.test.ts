@@ -1,7 +1,8 @@
 /**
  * The audit command, run as users run it (the built bin, in a child process), against moto's
- * Secrets Manager and OpenBao on loopback: composites and their value stores from YAML files or
- * standard input, one target changed out of band, table and JSON reports, exit statuses.
+ * Secrets Manager, OpenBao and a real kube-apiserver on loopback: composites listed from the
+ * cluster or read from YAML files and standard input, one target changed out of band, table and
+ * JSON reports, exit statuses.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -16,20 +17,35 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
 
+import { CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
+
+import { XR } from '../src/audit/list.js';
 import { runFunction } from '../src/function.js';
 import type { Obj } from '../src/observe.js';
+import { kubernetesClient } from '../src/verify/kubernetes.js';
 import { vaultClient } from '../src/verify/vault.js';
 import { desiredObjects, request, ROOT, storeValue, testDeps } from './helpers.js';
+import { installCompositeCrd, startKubeApiServer, type KubeApiServer } from './kube-apiserver.js';
 import { startMoto, type Moto } from './moto.js';
 import { startOpenBao, type OpenBao } from './openbao.js';
 
 const BIN = `${ROOT}dist/audit/main.js`;
+const NS = 'team-a';
 const DRIFTED = 'SENTINEL-audit-edited-by-hand-4f1b';
 
 let moto: Moto;
 let bao: OpenBao;
+let kube: KubeApiServer;
+let kc: KubeConfig;
 let dir: string;
-let files: { input: string; aws: string; vault: string; estate: string; other: string };
+let files: {
+  input: string;
+  aws: string;
+  vault: string;
+  kube: string;
+  estate: string;
+  other: string;
+};
 const values: string[] = [];
 
 function composite(name: string): Obj {
@@ -42,6 +58,7 @@ function composite(name: string): Obj {
       targets: [
         { name: 'aws', aws: { region: 'us-east-1', name: `audit/${name}` } },
         { name: 'vault', vault: { mount: 'secret', path: `audit/${name}`, key: 'password' } },
+        { name: 'pods', kubernetes: { name: `${name}-db`, key: 'password' } },
       ],
     },
   };
@@ -60,6 +77,12 @@ async function provision(
   values.push(value);
   await aws.send(new CreateSecretCommand({ Name: `audit/${name}`, SecretString: value }));
   await vault.write(`secret/data/audit/${name}`, { data: { password: value } });
+  await objects(kc).create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: `${name}-db`, namespace: NS },
+    data: { password: Buffer.from(value).toString('base64') },
+  });
   const store = desiredObjects(rsp).store;
   if (store === undefined) throw new Error('no store composed');
   const status = rsp.desired?.composite?.resource?.status as Obj;
@@ -70,7 +93,9 @@ async function provision(
 }
 
 beforeAll(async () => {
-  [moto, bao] = await Promise.all([startMoto(), startOpenBao()]);
+  [moto, bao, kube] = await Promise.all([startMoto(), startOpenBao(), startKubeApiServer()]);
+  kc = kubernetesClient(kube.kubeconfigPath);
+  await objects(kc).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
   const aws = new SecretsManagerClient({
     region: 'us-east-1',
     endpoint: moto.endpoint,
@@ -100,6 +125,7 @@ beforeAll(async () => {
         verification: {
           aws: { credentials: 'aws', endpoint: moto.endpoint },
           vault: { address: bao.endpoint, credentials: 'vault' },
+          kubernetes: { credentials: 'kube' },
         },
       }),
     ),
@@ -116,15 +142,38 @@ beforeAll(async () => {
         stringData: { credentials: '{"token":"root"}' },
       }),
     ),
+    kube: kube.kubeconfigPath,
     estate: write('estate.yaml', estate.map((d) => stringify(d)).join('---\n')),
     other: write('clean.yaml', [estate[0], estate[1]].map((d) => stringify(d)).join('---\n')),
   };
-}, 60_000);
+  await installCompositeCrd(kc);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  for (const d of estate) {
+    const { status, ...body } = d;
+    if (body.kind === 'Secret') {
+      await objects(kc).create(body as never);
+      continue;
+    }
+    const meta = body.metadata as { name: string };
+    await custom.createNamespacedCustomObject({ ...XR, namespace: NS, body });
+    await custom.patchNamespacedCustomObjectStatus({
+      ...XR,
+      namespace: NS,
+      name: meta.name,
+      body: [{ op: 'add', path: '/status', value: status }],
+    });
+  }
+}, 180_000);
 
-afterAll(() => {
+afterAll(async () => {
   moto.stop();
   bao.stop();
+  await kube.stop();
 });
+
+function objects(config: KubeConfig): KubernetesObjectApi {
+  return KubernetesObjectApi.makeApiClient(config);
+}
 
 function audit(args: string[], stdin?: string): { code: number | null; out: string; err: string } {
   const r = spawnSync(
@@ -134,6 +183,7 @@ function audit(args: string[], stdin?: string): { code: number | null; out: stri
       `--input=${files.input}`,
       `--credentials=aws=${files.aws}`,
       `--credentials=vault=${files.vault}`,
+      `--credentials=kube=${files.kube}`,
       ...args,
     ],
     { encoding: 'utf8', input: stdin, timeout: 60_000 },
@@ -144,29 +194,20 @@ function audit(args: string[], stdin?: string): { code: number | null; out: stri
 describe('cross-platform-secret-audit', () => {
   it('prints a table, names the drifted target and exits 1', () => {
     const r = audit([files.estate]);
-    // Kept for README's "Audit" section, which shows this run.
-    mkdirSync(`${ROOT}_output/audit-demo`, { recursive: true });
-    writeFileSync(
-      `${ROOT}_output/audit-demo/report.txt`,
-      `${r.out}exit status ${String(r.code)}\n`,
-    );
     expect(r.code).toBe(1);
     const lines = r.out.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^NAMESPACE\s+NAME\s+TARGET\s+PLATFORM\s+STATE\s+VERSION/);
     const row = (name: string, target: string) =>
       lines.find((l) => new RegExp(`^team-a\\s+${name}\\s+${target}\\s`).test(l)) ?? '';
     expect(row('orders', 'aws')).toMatch(/\sDrifted\s+-\s+us-east-1:audit\/orders\s/);
-    for (const [n, t] of [
-      ['billing', 'aws'],
-      ['billing', 'vault'],
-      ['orders', 'vault'],
-      ['search', 'aws'],
-      ['search', 'vault'],
-    ] as const) {
-      expect(row(n, t)).toMatch(/\sInSync\s+1\s/);
+    for (const n of ['billing', 'orders', 'search']) {
+      for (const t of ['aws', 'vault', 'pods']) {
+        if (n !== 'orders' || t !== 'aws') expect(row(n, t)).toMatch(/\sInSync\s+1\s/);
+      }
     }
+    expect(row('search', 'pods')).toMatch(/\steam-a\/search-db#password\s/);
     expect(lines.at(-1)).toBe(
-      '6 targets: 5 in sync, 0 behind, 1 drifted, 0 missing, 0 deleted, 0 unknown',
+      '9 targets: 8 in sync, 0 behind, 1 drifted, 0 missing, 0 deleted, 0 unknown',
     );
     for (const secret of [DRIFTED, ...values]) {
       expect(r.out + r.err).not.toContain(secret);
@@ -178,10 +219,11 @@ describe('cross-platform-secret-audit', () => {
     const r = audit(['-', '--output=json'], stringifyFile(files.other));
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out) as { rows: Obj[]; summary: Record<string, number> };
-    expect(report.summary).toMatchObject({ targets: 2, InSync: 2, Drifted: 0 });
+    expect(report.summary).toMatchObject({ targets: 3, InSync: 3, Drifted: 0 });
     expect(report.rows.map((x) => [x.name, x.target, x.state, x.version, x.against])).toEqual([
       ['billing', 'aws', 'InSync', 1, 'store'],
       ['billing', 'vault', 'InSync', 1, 'store'],
+      ['billing', 'pods', 'InSync', 1, 'store'],
     ]);
   });
 
@@ -189,9 +231,13 @@ describe('cross-platform-secret-audit', () => {
     const r = audit([files.estate, '--no-store', '-o', 'json']);
     const report = JSON.parse(r.out) as { rows: Obj[] };
     const orders = report.rows.filter((x) => x.name === 'orders');
-    // Two targets that disagree have no majority: unknown, not a guess.
-    expect(orders.map((x) => x.state)).toEqual(['Unknown', 'Unknown']);
-    expect(r.code).toBe(0);
+    // Two of three agree: the third is the one that drifted.
+    expect(orders.map((x) => [x.target, x.state, x.against])).toEqual([
+      ['aws', 'Drifted', 'targets'],
+      ['vault', 'InSync', 'targets'],
+      ['pods', 'InSync', 'targets'],
+    ]);
+    expect(r.code).toBe(1);
   });
 
   it('a missing secret is drift; an unreachable platform is unknown, not drift', () => {
@@ -202,7 +248,7 @@ describe('cross-platform-secret-audit', () => {
     writeFileSync(path, [xr, store].map((d) => stringify(d)).join('---\n'));
     const r = audit([path, '-o', 'json']);
     const report = JSON.parse(r.out) as { rows: Obj[] };
-    expect(report.rows.map((x) => x.state)).toEqual(['Missing', 'Missing']);
+    expect(report.rows.map((x) => x.state)).toEqual(['Missing', 'Missing', 'Missing']);
     expect(r.code).toBe(1);
 
     const input = join(dir, 'unreachable.yaml');
@@ -223,9 +269,25 @@ describe('cross-platform-secret-audit', () => {
     expect(rows.map((x) => [x.target, x.state])).toEqual([
       ['aws', 'Unknown'],
       ['vault', 'Unknown'],
+      ['pods', 'Unknown'],
     ]);
     expect(rows[0]?.message).toBe('input.verification.aws is not set');
     expect(u.status).toBe(0);
+  });
+
+  it('lists the composites and reads their value stores from the cluster', () => {
+    const r = audit([`--kubeconfig=${kube.kubeconfigPath}`]);
+    // Kept for README's "Audit" section, which shows this run.
+    mkdirSync(`${ROOT}_output/audit-demo`, { recursive: true });
+    writeFileSync(
+      `${ROOT}_output/audit-demo/report.txt`,
+      `${r.out}exit status ${String(r.code)}\n`,
+    );
+    expect(r.code).toBe(1);
+    expect(r.out).toBe(audit([files.estate]).out);
+    const one = audit([`--kubeconfig=${kube.kubeconfigPath}`, '-n', 'nowhere', '-o', 'json']);
+    expect(JSON.parse(one.out)).toMatchObject({ rows: [], summary: { targets: 0 } });
+    expect(one.code).toBe(0);
   });
 
   it('refuses bad usage with exit status 2 and a message naming the flag', () => {

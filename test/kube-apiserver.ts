@@ -22,7 +22,10 @@ import { join } from 'node:path';
 
 import { stringify } from 'yaml';
 
-import { ROOT } from './helpers.js';
+import { ApiextensionsV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+
+import { XR } from '../src/audit/list.js';
+import { loadDoc, ROOT } from './helpers.js';
 import { freePort, waitForHttp } from './loopback.js';
 
 export interface KubeApiServer {
@@ -204,4 +207,103 @@ export async function startKubeApiServer(): Promise<KubeApiServer> {
     await stop();
     throw err;
   }
+}
+
+interface XrdVersion {
+  name: string;
+  served: boolean;
+  additionalPrinterColumns?: unknown[];
+  schema: { openAPIV3Schema: { properties?: Record<string, Record<string, unknown>> } };
+}
+
+interface Xrd {
+  spec: {
+    group: string;
+    scope?: string;
+    names: { kind: string; plural: string; categories?: string[] };
+    versions: XrdVersion[];
+  };
+}
+
+/** The CRD for the XRD's composite: its schema as written, and any status accepted. */
+function crdFromXrd(xrd: Xrd) {
+  const { group, names, versions } = xrd.spec;
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${names.plural}.${group}` },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: {
+        kind: names.kind,
+        plural: names.plural,
+        singular: names.kind.toLowerCase(),
+        listKind: `${names.kind}List`,
+        ...(names.categories === undefined ? {} : { categories: names.categories }),
+      },
+      versions: versions.map((v, i) => {
+        const schema = structuredClone(v.schema.openAPIV3Schema);
+        const properties = schema.properties ?? {};
+        // Crossplane adds its own status fields to the CRD; the audit must read them too.
+        properties.status = {
+          type: 'object',
+          ...properties.status,
+          'x-kubernetes-preserve-unknown-fields': true,
+        };
+        schema.properties = properties;
+        return {
+          name: v.name,
+          served: v.served,
+          storage: i === 0,
+          schema: { openAPIV3Schema: schema },
+          subresources: { status: {} },
+          ...(v.additionalPrinterColumns === undefined
+            ? {}
+            : { additionalPrinterColumns: v.additionalPrinterColumns }),
+        };
+      }),
+    },
+  };
+}
+
+async function until(what: string, ok: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`${what} within 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Installs the CRD Crossplane would derive from apis/definition.yaml and waits until the
+ * composite's path is served.
+ */
+export async function installCompositeCrd(kc: KubeConfig): Promise<void> {
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const crd = crdFromXrd(loadDoc(`${ROOT}apis/definition.yaml`) as unknown as Xrd);
+  // Sent as a plain body: client-node's typed path re-serializes the schema through its models,
+  // which drop keys written the way YAML spells them (x-kubernetes-preserve-unknown-fields).
+  await custom.createClusterCustomObject({
+    group: 'apiextensions.k8s.io',
+    version: 'v1',
+    plural: 'customresourcedefinitions',
+    body: crd,
+  });
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  await until('the CRD was not established', async () => {
+    const c = await ext.readCustomResourceDefinition({ name: crd.metadata.name });
+    return (c.status?.conditions ?? []).some(
+      (x) => x.type === 'Established' && x.status === 'True',
+    );
+  });
+  // Established can come a moment before the new path is served.
+  await until('the composite path was not served', async () => {
+    try {
+      await custom.listClusterCustomObject({ ...XR, limit: 1 });
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }

@@ -31,8 +31,8 @@ Flags:
                              it, with the verification settings (required).
       --credentials=NAME=FILE
                              A credentials entry the input names: a Secret manifest (data or
-                             stringData), or any other file, taken as key "credentials".
-                             Repeat for each entry.
+                             stringData), a kubeconfig (taken as key "kubeconfig"), or any
+                             other file (taken as key "credentials"). Repeat for each entry.
       --kubeconfig=FILE      Kubeconfig for the cluster listing (default: $KUBECONFIG,
                              ~/.kube/config, or the pod's service account).
       --context=NAME         Kubeconfig context.
@@ -105,12 +105,16 @@ function credentialFrom(spec: string): [string, Record<string, Buffer>] {
   if (i <= 0) throw new UsageError(`--credentials: expected NAME=FILE, not "${spec}"`);
   const name = spec.slice(0, i);
   const text = read(spec.slice(i + 1));
-  let secret: Obj | undefined;
+  let parsed: Obj[] = [];
   try {
-    secret = docs(text, name).find((d) => d.kind === 'Secret');
+    parsed = docs(text, name);
   } catch {
-    secret = undefined;
+    // Not YAML (an AWS credentials file): the whole file is the entry's "credentials" key.
   }
+  if (parsed.some((d) => d.kind === 'Config')) {
+    return [name, { kubeconfig: Buffer.from(text, 'utf8') }];
+  }
+  const secret = parsed.find((d) => d.kind === 'Secret');
   if (secret === undefined) return [name, { credentials: Buffer.from(text, 'utf8') }];
   const data: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(isObj(secret.data) ? secret.data : {})) {

@@ -29,6 +29,18 @@ export interface DriftInput {
 /** Upjet providers re-read every managed resource at least this often by default. */
 const PROVIDER_POLL_MS = 10 * 60_000;
 
+/**
+ * When the judgement of an unchanged observation could next change with time alone: a moved
+ * version under Enforce is presumed healed one provider poll after it was seen.
+ */
+export function driftChangesAt(prev: DriftStatus | undefined): number | undefined {
+  if (prev === undefined || prev.reason !== 'VersionMoved' || prev.state === 'InSync') {
+    return undefined;
+  }
+  const since = Date.parse(prev.since);
+  return Number.isNaN(since) ? undefined : since + PROVIDER_POLL_MS;
+}
+
 export function judgeDrift(i: DriftInput): { drift: DriftStatus; fresh: boolean } {
   const o = i.observation;
   const prev = i.previous?.drift;

@@ -10,6 +10,8 @@ export interface Options {
   maxRecvMessageSize: number;
   /** host:port of the Prometheus endpoint; empty when metrics are not served. */
   metricsAddress: string;
+  /** Responses kept for unchanged requests; 0 turns the cache off. */
+  cacheSize: number;
 }
 
 export const USAGE = `Usage: function-cross-platform-secret [flags]
@@ -25,9 +27,18 @@ Flags:
       --max-recv-message-size=4       Largest gRPC message received, in MiB.
       --metrics-address=""            Serve Prometheus metrics at this address (for example
                                       ":8080"); off when empty.
+      --cache-size=4096               Responses kept for requests that come again unchanged;
+                                      0 turns the cache off.
 `;
 
 export class UsageError extends Error {}
+
+function cacheSize(text: string): number {
+  if (!/^(0|[1-9][0-9]{0,6})$/.test(text)) {
+    throw new UsageError('--cache-size: must be a whole number from 0 to 9999999');
+  }
+  return Number(text);
+}
 
 function metricsAddress(text: string): string {
   if (text === '') return '';
@@ -66,6 +77,7 @@ export function parseFlags(
         insecure: { type: 'boolean' },
         'max-recv-message-size': { type: 'string' },
         'metrics-address': { type: 'string' },
+        'cache-size': { type: 'string' },
       },
     });
   } catch (err) {
@@ -90,6 +102,7 @@ export function parseFlags(
       debug: v.debug === true,
       maxRecvMessageSize: Number(size) * 1024 * 1024,
       metricsAddress: metricsAddress(v['metrics-address'] ?? ''),
+      cacheSize: cacheSize(v['cache-size'] ?? '4096'),
     },
   };
 }

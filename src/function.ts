@@ -46,7 +46,7 @@ import {
 import { composeStore, readStore } from './store.js';
 import type { BaseContext, Composed, TargetContext } from './targets/target.js';
 import { previousTargets } from './previous.js';
-import { judgeDrift, type DriftStatus } from './drift.js';
+import { driftChangesAt, judgeDrift, type DriftStatus } from './drift.js';
 import { judgeLive, versionHashes, type LiveDrift } from './livejudge.js';
 import { generateValue, Redactor, truncate, type RandomInt } from './value.js';
 import { readLive, type LiveDeps, type LiveReadings } from './verify/run.js';
@@ -57,6 +57,20 @@ export interface Deps {
   now: () => Date;
   /** Live verification; without it, or without input.verification, nothing is read. */
   live?: LiveDeps;
+  /** Work out how long each response stays right for the same request (see cacheableUntil). */
+  cache?: boolean;
+}
+
+const cacheable = new WeakMap<RunFunctionResponse, number>();
+
+/**
+ * Until when (ms since the epoch) the same request bytes would get the same response bytes: 0
+ * when they might not. Only a settled call qualifies (the status it writes is the one the
+ * request carries, so no time of this call is recorded in it), without live readings; it lasts
+ * until the next time-driven transition is within one default poll.
+ */
+export function cacheableUntil(rsp: RunFunctionResponse): number {
+  return cacheable.get(rsp) ?? 0;
 }
 
 /** RunFunction with live verification first, when the pipeline step asks for it. */
@@ -66,6 +80,9 @@ export async function handle(req: RunFunctionRequest, deps: Deps): Promise<RunFu
 }
 
 const DEFAULT_TTL_SECONDS = 60;
+
+/** A cached response is recomputed at least this often, whatever its own validity. */
+const MAX_CACHE_MS = 3_600_000;
 
 function baseResponse(req: RunFunctionRequest): RunFunctionResponse {
   return {
@@ -260,6 +277,7 @@ export function runFunction(
   const identityErrors: string[] = [];
   const emitted: { path: string; composed: Composed }[] = [];
   const driftEvents: [string, string][] = [];
+  const expiries: number[] = [];
   const liveStatuses = new Map<string, NonNullable<TargetStatus['live']>>();
   contexts.forEach(({ target: t, ctx }, i) => {
     for (const [v, value] of stored.values) {
@@ -277,6 +295,8 @@ export function runFunction(
       previous: previous.get(t.name),
       now,
     });
+    const changes = driftChangesAt(previous.get(t.name)?.drift);
+    if (changes !== undefined) expiries.push(changes);
     const reading = live?.readings.get(t.name);
     const problem = live?.problems.get(t.name);
     let heal: string | undefined;
@@ -370,6 +390,11 @@ export function runFunction(
     const severity = e.warning ? Severity.SEVERITY_WARNING : Severity.SEVERITY_NORMAL;
     result(rsp, severity, e.reason, redact.scrub(e.message));
     if (e.reason !== 'RotationFailed') log.info({ reason: e.reason }, 'rotation');
+  }
+  if (deps.cache === true && live === undefined) {
+    if (next.wakeAt !== undefined) expiries.push(next.wakeAt - DEFAULT_TTL_SECONDS * 1000);
+    const until = Math.min(...expiries, now.getTime() + MAX_CACHE_MS);
+    if (until > now.getTime() && settled(xr, status)) cacheable.set(rsp, until);
   }
   const ready = status.targets.filter((t) => t.ready).length;
   log.debug(
@@ -479,4 +504,28 @@ function annotate(obj: Obj, key: string, value: string): void {
   const meta = isObj(obj.metadata) ? obj.metadata : {};
   const annotations = isObj(meta.annotations) ? meta.annotations : {};
   obj.metadata = { ...meta, annotations: { ...annotations, [key]: value } };
+}
+
+/** The status this call writes is the one the composite already has. */
+function settled(xr: unknown, status: CompositeStatus): boolean {
+  const observed = isObj(xr) && isObj(xr.status) ? xr.status : undefined;
+  if (observed === undefined) return false;
+  return Object.entries(status).every(([k, v]) => sameJson(observed[k], v));
+}
+
+/** Equal as JSON: key order and keys holding undefined do not count, as after an API round trip. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return (
+      Array.isArray(a) &&
+      Array.isArray(b) &&
+      a.length === b.length &&
+      a.every((x, i) => sameJson(x, b[i]))
+    );
+  }
+  if (!isObj(a) || !isObj(b)) return false;
+  const keys = (o: Obj) => Object.keys(o).filter((k) => o[k] !== undefined);
+  const ka = keys(a);
+  return ka.length === keys(b).length && ka.every((k) => sameJson(a[k], b[k]));
 }

@@ -1,3 +1,4 @@
+import { ResponseCache } from './cache.js';
 import { handle } from './function.js';
 import { Metrics } from './metrics.js';
 import { Engine } from './verify/engine.js';
@@ -37,11 +38,14 @@ async function main(): Promise<void> {
       metrics.verification(platform, targets, errors, seconds);
     },
   });
+  const cache = new ResponseCache(opts.cacheSize);
+  metrics.cacheHits(() => cache.hits);
   const deps = {
     logger: log,
     random: cryptoRandomInt,
     now: () => new Date(),
     live: { engine, adapters: new Adapters() },
+    cache: opts.cacheSize > 0,
   };
   const handler = async (req: RunFunctionRequest) => {
     const started = performance.now();
@@ -85,7 +89,7 @@ async function main(): Promise<void> {
       );
       log.info({ metricsPort: bound.port }, 'serving metrics');
     }
-    server = await serve(opts, handler, log);
+    server = await serve(opts, handler, log, opts.cacheSize > 0 ? cache : undefined);
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot start');
     process.exit(1);

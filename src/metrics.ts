@@ -96,6 +96,21 @@ export class Metrics {
     for (const s of DRIFT_STATES) this.targets.set({ state: s }, 0);
   }
 
+  /** Counts responses sent again from the cache, read from the cache's own counter. */
+  cacheHits(read: () => number): void {
+    let seen = 0;
+    new Counter({
+      name: `${PREFIX}cached_responses_total`,
+      help: 'Calls answered from the response cache (not counted in calls_total).',
+      registers: [this.registry],
+      collect() {
+        const now = read();
+        this.inc(now - seen);
+        seen = now;
+      },
+    });
+  }
+
   /** For the engine's onCall hook. */
   verification(platform: Platform, targets: number, errors: number, seconds: number): void {
     this.verifyCalls.inc({ platform }, targets);

@@ -15,7 +15,9 @@ import {
 } from '@crossplane-org/function-sdk-typescript';
 import type { Logger } from 'pino';
 
+import { ResponseCache } from './cache.js';
 import type { Options } from './flags.js';
+import { cacheableUntil } from './function.js';
 
 export type Handler = (
   req: RunFunctionRequest,
@@ -67,26 +69,56 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export async function serve(opts: Options, handler: Handler, log: Logger): Promise<RunningServer> {
+export async function serve(
+  opts: Options,
+  handler: Handler,
+  log: Logger,
+  cache?: ResponseCache,
+): Promise<RunningServer> {
   const creds = await credentials(opts);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': opts.maxRecvMessageSize,
   });
-  server.addService(FunctionRunnerServiceService, {
+  // Raw bytes in and out, so a cached answer is sent without decoding or encoding anything.
+  const def = FunctionRunnerServiceService.runFunction;
+  const service = {
+    runFunction: {
+      ...def,
+      requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (b: Buffer) => b,
+    },
+  };
+  server.addService(service, {
     runFunction: (
-      call: grpc.ServerUnaryCall<RunFunctionRequest, RunFunctionResponse>,
-      callback: grpc.sendUnaryData<RunFunctionResponse>,
+      call: grpc.ServerUnaryCall<Buffer, Buffer>,
+      callback: grpc.sendUnaryData<Buffer>,
     ) => {
+      const bytes = call.request;
+      const key = cache === undefined ? '' : ResponseCache.key(bytes);
+      const hit = cache?.get(key, Date.now());
+      if (hit !== undefined) {
+        callback(null, hit);
+        return;
+      }
+      let req: RunFunctionRequest;
+      try {
+        req = def.requestDeserialize(bytes);
+      } catch {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: 'cannot decode the request' });
+        return;
+      }
       Promise.resolve()
-        .then(() => handler(call.request))
+        .then(() => handler(req))
         .then(
           (rsp) => {
-            callback(null, rsp);
+            const out = def.responseSerialize(rsp);
+            cache?.set(key, out, cacheableUntil(rsp), Date.now());
+            callback(null, out);
           },
           (err: unknown) => {
             const e = err instanceof Error ? err : new Error('non-error thrown');
             log.error({ err: { type: e.name, stack: e.stack } }, 'RunFunction failed');
-            callback(null, internalError(call.request));
+            callback(null, def.responseSerialize(internalError(req)));
           },
         );
     },

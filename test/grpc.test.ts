@@ -14,6 +14,7 @@ import {
 
 import { newLogger } from '../src/logger.js';
 import { serve } from '../src/server.js';
+import { Cluster } from './cluster.js';
 import { example, request, ROOT } from './helpers.js';
 import { makePki, type Pki } from './pki.js';
 
@@ -184,6 +185,27 @@ describe('the command line', () => {
     expect(await s.exited).toBe(0);
   });
 
+  it('answers an unchanged request for a settled composite from its cache', async () => {
+    const c = new Cluster(example('aws'));
+    const t0 = new Date();
+    for (let i = 3; i >= 1; i--) c.reconcile(new Date(t0.getTime() - i * 60_000));
+    const settled = request(c.xr, { observed: c.observed });
+    const s = await start(['--insecure', '--address=127.0.0.1:0', '--metrics-address=127.0.0.1:0']);
+    const port = /"metricsPort":(\d+)/.exec(s.output())?.[1];
+    const insecure = grpc.credentials.createInsecure();
+    const first = await call(s.port, insecure, settled);
+    const second = await call(s.port, insecure, settled);
+    const third = await call(s.port, insecure, settled);
+    const bytes = (r: RunFunctionResponse) => Buffer.from(RunFunctionResponse.encode(r).finish());
+    expect(bytes(second).equals(bytes(first))).toBe(true);
+    expect(bytes(third).equals(bytes(first))).toBe(true);
+    const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+    expect(text).toMatch(/^cross_platform_secret_cached_responses_total 2$/m);
+    expect(text).toMatch(/^cross_platform_secret_calls_total\{result="ok"\} 1$/m);
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+  });
+
   it('refuses a malformed metrics address', async () => {
     const s = await start(['--insecure', '--metrics-address=8080']);
     expect(await s.exited).toBe(2);
@@ -223,6 +245,7 @@ describe('shutdown', () => {
         debug: false,
         maxRecvMessageSize: 4 << 20,
         metricsAddress: '',
+        cacheSize: 0,
       },
       async () => {
         await gate;

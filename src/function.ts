@@ -33,9 +33,9 @@ import {
   type PlannedTarget,
 } from './plan.js';
 import { resolveValue, SOURCE_REQUIREMENT, sourceSelector } from './resolve.js';
-import { managementPolicies } from './policies.js';
+import { managementPolicies, type ManagementPolicy } from './policies.js';
 import { fingerprint, step, type StepOutput } from './rotation.js';
-import { parseInput, parseSpec, type SecretSpec } from './spec.js';
+import { parseInput, parseSpec, type FunctionInput, type SecretSpec } from './spec.js';
 import {
   conditions,
   targetStatus,
@@ -174,6 +174,7 @@ export function runFunction(
 
   const previous = previousTargets(xr);
   const policies = managementPolicies(spec.value);
+  const originName = spec.value.targets.find((x) => x.origin === true)?.name;
   const contexts = plan.targets.map((t) => ({
     target: t,
     ctx: {
@@ -181,7 +182,8 @@ export function runFunction(
       target: t.name,
       storeName: store,
       providerConfigRef: t.providerConfigRef,
-      policies,
+      // The origin's platform writes the value; its managed resources may never overwrite it.
+      policies: t.name === originName ? withoutUpdate(policies) : policies,
       defaults: {
         awsRecoveryWindowInDays:
           input.value.defaults?.aws?.recoveryWindowInDays ?? DEFAULT_AWS_RECOVERY_WINDOW,
@@ -226,7 +228,8 @@ export function runFunction(
   const from = resolution.store;
   const committed = from.values.get(from.version);
   const inFlight = from.rotation === undefined ? undefined : from.values.get(from.rotation.to);
-  const adopted = adoptFromOrigin(spec.value, live, from.values);
+  const origin = adoptFromOrigin(spec.value, live, from.values, input.value, plan.targets);
+  const adopted = origin?.value;
   const fresh = resolution.source ?? adopted;
   const next = step({
     policy,
@@ -240,6 +243,7 @@ export function runFunction(
     token,
     newValue: () => fresh ?? newValue(spec.value, deps),
     sourceFingerprint: fresh === undefined ? undefined : fingerprint(fresh),
+    ...(originName === undefined ? {} : { sourceLabel: `origin target ${originName}` }),
     previousPhase: getString(xr, 'status', 'rotation', 'phase'),
     sourceChanged:
       fresh !== undefined &&
@@ -310,6 +314,18 @@ export function runFunction(
         written: o.written,
         now,
       });
+      if (t.name === originName && lj.status.state === 'Drifted') {
+        // The origin's own new value is the source, not drift: adopted, never healed.
+        lj.status = {
+          ...lj.status,
+          state: 'Adopting',
+          message:
+            next.version === stored.version && stored.rotation === undefined
+              ? 'a new value at the origin, not adopted (see the events)'
+              : 'a new value at the origin; adopted as the next version',
+        };
+        lj.drift = undefined;
+      }
       if (lj.drift !== undefined && judged.drift.state !== 'Failed') {
         const enforce = spec.value.drift?.policy !== 'Alert';
         Object.assign(judged, liveDrift(lj.drift, enforce, previous.get(t.name)?.drift, now));
@@ -369,6 +385,9 @@ export function runFunction(
   rsp.conditions = conditions(status, storeObserved);
   rsp.meta = { tag: rsp.meta?.tag ?? '', ttl: { seconds: ttlSeconds(next.wakeAt, now), nanos: 0 } };
 
+  if (origin?.refused !== undefined) {
+    result(rsp, Severity.SEVERITY_WARNING, 'OriginValueRefused', redact.scrub(origin.refused));
+  }
   for (const w of [...plan.warnings, ...resolution.warnings]) {
     result(rsp, Severity.SEVERITY_WARNING, 'CheckSpec', redact.scrub(w));
   }
@@ -458,14 +477,33 @@ function adoptFromOrigin(
   spec: SecretSpec,
   live: LiveReadings | undefined,
   values: ReadonlyMap<number, Buffer>,
-): Buffer | undefined {
+  input: FunctionInput,
+  targets: PlannedTarget[],
+): { value?: Buffer; refused?: string } | undefined {
   const origin = spec.targets.find((t) => t.origin === true);
   if (origin === undefined || live === undefined) return undefined;
   const r = live.readings.get(origin.name);
   const value = r?.state === 'present' ? r.captured : undefined;
   if (value === undefined) return undefined;
   for (const v of values.values()) if (v.equals(value)) return undefined;
-  return value;
+  // The value a generated one would have to match at least: the guardrail, and every target.
+  const min = input.guardrails?.minLength ?? 8;
+  const errors = checkValue(value, targets).map((e) => e.replace(/^spec\.value: /, ''));
+  if (value.length < min) errors.unshift(`shorter than ${min} bytes (guardrails.minLength)`);
+  if (errors.length > 0) {
+    return {
+      refused: `the new value at origin target ${origin.name} is not adopted: ${errors.join('; ')}`,
+    };
+  }
+  return { value };
+}
+
+/** Everything the policies allow except overwriting the external secret. */
+function withoutUpdate(policies: ManagementPolicy[]): ManagementPolicy[] {
+  const all: ManagementPolicy[] = policies.includes('*')
+    ? ['Observe', 'Create', 'Update', 'Delete', 'LateInitialize']
+    : policies;
+  return all.filter((p) => p !== 'Update');
 }
 
 /** A drift found by reading the platform, in the shape and with the memory of any other. */

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 
 import type { Reading } from './verify/engine.js';
 
-export type LiveState = 'InSync' | 'Behind' | 'Drifted' | 'Missing' | 'Deleted' | 'Unknown';
+export type LiveState =
+  'InSync' | 'Behind' | 'Drifted' | 'Missing' | 'Deleted' | 'Unknown' | 'Adopting';
 
 export interface LiveStatus {
   state: LiveState;
@@ -70,15 +71,15 @@ export function judgeLive(i: {
     const what = deleted ? 'is deleted (recoverable)' : 'does not exist';
     if (!i.written) {
       return {
-        status: status(state, `${what}; the provider has not written it yet`),
+        status: status(state, `${what}; it has not been written yet`),
         reread: true,
       };
     }
     return {
-      status: status(state, `${what} on the platform, though the provider reports it written`),
+      status: status(state, `${what} on the platform; it should hold version ${i.desired}`),
       drift: {
         reason: deleted ? 'LiveSecretDeleted' : 'LiveSecretMissing',
-        message: `the secret ${what} on the platform, though the provider reports it written`,
+        message: `the secret ${what} on the platform; it should hold version ${i.desired}`,
       },
       reread: true,
     };
@@ -100,8 +101,9 @@ export function judgeLive(i: {
   if (version === i.desired) {
     return { status: status('InSync', `holds version ${version}`, version), reread: false };
   }
-  // The provider says it wrote the desired version; a reading older than that proves nothing.
-  if (i.held === i.desired && !r.cached) {
+  // The provider says it wrote the desired version; a reading older than that proves nothing,
+  // and a newer stored version there is one being rolled out.
+  if (i.held === i.desired && !r.cached && version < i.desired) {
     return {
       status: status('Drifted', `holds version ${version}, not ${i.desired}`, version),
       drift: {
@@ -113,8 +115,9 @@ export function judgeLive(i: {
       reread: true,
     };
   }
-  return {
-    status: status('Behind', `holds version ${version}, moving to ${i.desired}`, version),
-    reread: true,
-  };
+  const moving =
+    version > i.desired
+      ? `holds version ${version}, which is being rolled out`
+      : `holds version ${version}, moving to ${i.desired}`;
+  return { status: status('Behind', moving, version), reread: true };
 }

@@ -85,6 +85,7 @@ export function planTargets(spec: SecretSpec, input: FunctionInput, ctx: PlanCon
       sourceSecret: spec.value.fromSecret?.name,
       alert: spec.drift?.policy === 'Alert',
       orphan: spec.deletion?.policy === 'Orphan',
+      origin: t.origin === true,
     });
     errors.push(...found.errors);
     warnings.push(...found.warnings);
@@ -173,6 +174,12 @@ function originErrors(spec: SecretSpec, alert: boolean): string[] {
         'could not be rolled out',
     );
   }
+  if (spec.rotation?.every !== undefined) {
+    errors.push(
+      `spec.rotation.every: the value comes from ${path.replace('.origin', '')}, whose platform ` +
+        'rotates it; a schedule here would overwrite the value in use there',
+    );
+  }
   return errors;
 }
 
@@ -217,7 +224,14 @@ export function rotationPolicy(
         `Composition requires a rotation at least every ${max.text}`,
     );
   }
-  if (every === undefined && max !== undefined && spec.value.generate !== undefined && !alert) {
+  const origin = spec.targets.find((t) => t.origin === true)?.name;
+  if (
+    every === undefined &&
+    max !== undefined &&
+    spec.value.generate !== undefined &&
+    !alert &&
+    origin === undefined
+  ) {
     every = max.ms;
   }
   const deadline = r === undefined ? DEFAULT_DEADLINE : parseDuration(r.deadline);
@@ -240,6 +254,7 @@ export function rotationPolicy(
       deadline: deadline ?? DEFAULT_DEADLINE,
       onFailure: r?.onFailure ?? 'Hold',
       frozen: alert,
+      ...(origin === undefined ? {} : { origin }),
       jitter: jitterFor(identity, every),
     },
     errors,

@@ -23,6 +23,8 @@ export interface Policy {
   jitter: number;
   /** Drift policy Alert: nothing may be overwritten, so nothing rotates. */
   frozen: boolean;
+  /** The target whose platform rotates the value itself; only its new values start rotations. */
+  origin?: string;
 }
 
 export interface TargetState {
@@ -45,6 +47,8 @@ export interface StepInput {
   newValue: () => Buffer;
   /** Why a rotation is wanted that no schedule or token asks for (a changed source). */
   sourceChanged: boolean;
+  /** What the source is, for events: the fromSecret source, or the origin target. */
+  sourceLabel?: string;
   /** Fingerprint of the fromSecret source's value, to recognise one whose rotation failed. */
   sourceFingerprint?: string;
   /** The phase the last call reported, so a failure is announced once, not on every call. */
@@ -123,23 +127,35 @@ export function step(input: StepInput): StepOutput {
     input.sourceChanged &&
     (st.failed?.fingerprint === undefined || st.failed.fingerprint !== input.sourceFingerprint);
 
+  const source = input.sourceLabel ?? 'the fromSecret source';
   if (st.rotation === undefined && policy.frozen && (newToken || sourceChanged)) {
     if (newToken) st.token = input.token ?? '';
     events.push({
       warning: true,
       reason: 'RotationRefused',
       message:
-        `${newToken ? 'the rotate annotation' : 'the changed fromSecret source'} is ignored: ` +
+        `${newToken ? 'the rotate annotation' : `the changed value of ${source}`} is ignored: ` +
         'drift policy Alert never overwrites a target',
     });
+  } else if (st.rotation === undefined && newToken && policy.origin !== undefined) {
+    // Our own value would overwrite the one the origin's platform rotates and uses.
+    st.token = input.token ?? '';
+    events.push({
+      warning: true,
+      reason: 'RotationRefused',
+      message:
+        `the rotate annotation is ignored: the value comes from origin target ${policy.origin}; ` +
+        'rotate it there',
+    });
   }
+  const tokenRotates = newToken && policy.origin === undefined;
 
   if (st.rotation === undefined) {
     const due = policy.frozen ? undefined : dueAt(policy, st);
     let trigger: string | undefined;
     if (policy.frozen) trigger = undefined;
-    else if (newToken) trigger = 'requested by the rotate annotation';
-    else if (sourceChanged) trigger = 'the fromSecret source changed';
+    else if (tokenRotates) trigger = 'requested by the rotate annotation';
+    else if (sourceChanged) trigger = `${source} changed`;
     else if (due !== undefined && now.getTime() >= due) trigger = 'the rotation period elapsed';
     if (trigger !== undefined) {
       // Never reuse a number: a rolled-back version's value must not come back under it.
@@ -147,7 +163,7 @@ export function step(input: StepInput): StepOutput {
       const to = Math.max(from, ...used) + 1;
       st.values.set(to, input.newValue());
       st.rotation = { to, startedAt: now.toISOString() };
-      if (newToken) st.token = input.token ?? '';
+      if (tokenRotates) st.token = input.token ?? '';
       events.push({
         warning: false,
         reason: 'RotationStarted',

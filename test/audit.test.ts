@@ -15,7 +15,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 
 import { CustomObjectsApi, KubernetesObjectApi, type KubeConfig } from '@kubernetes/client-node';
 
@@ -290,6 +290,70 @@ describe('cross-platform-secret-audit', () => {
     expect(one.code).toBe(0);
   });
 
+  it('reads kubectl List output, and reports a target a rotation is moving as Behind', () => {
+    const docs = loadAll(files.estate);
+    const billing = docs.find((d) => d.kind === 'CrossPlatformSecret') as Obj;
+    const store = docs.find((d) => d.kind === 'Secret') as Obj;
+    // Version 2 is stored and the AWS target is on its way to it; it still holds version 1.
+    const status = structuredClone(billing.status) as { targets: Obj[] };
+    const aws = status.targets.find((t) => t.name === 'aws') as Obj;
+    aws.desiredVersion = 2;
+    aws.heldVersion = 1;
+    const data = {
+      ...(store.data as Obj),
+      v2: Buffer.from('the-next-value-32-bytes-long-xx').toString('base64'),
+    };
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        { ...billing, status },
+        { ...store, data },
+      ],
+    };
+    const r = audit(['-', '-o', 'json'], stringify(list));
+    const rows = (JSON.parse(r.out) as { rows: Obj[] }).rows;
+    expect(rows.map((x) => [x.target, x.state, x.version])).toEqual([
+      ['aws', 'Behind', 1],
+      ['vault', 'InSync', 1],
+      ['pods', 'InSync', 1],
+    ]);
+    expect(r.code).toBe(0);
+    // Once the status says the target holds version 2, the old value there is drift.
+    aws.heldVersion = 2;
+    const reverted = audit(['-', '-o', 'json'], stringify(list));
+    expect((JSON.parse(reverted.out) as { rows: Obj[] }).rows[0]).toMatchObject({
+      state: 'Drifted',
+      version: 1,
+    });
+    expect(reverted.code).toBe(1);
+  });
+
+  it('unknown targets fail only with --fail-on-unknown, and name the missing flag', () => {
+    const r = spawnSync(
+      process.execPath,
+      [BIN, `--input=${files.input}`, `--credentials=aws=${files.aws}`, files.other, '-o', 'json'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    const rows = (JSON.parse(r.stdout) as { rows: Obj[] }).rows;
+    expect(rows.find((x) => x.target === 'vault')?.message).toBe(
+      'no credentials named "vault": pass --credentials=vault=FILE',
+    );
+    expect(r.status).toBe(0);
+    const strict = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        `--input=${files.input}`,
+        `--credentials=aws=${files.aws}`,
+        files.other,
+        '--fail-on-unknown',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(strict.status).toBe(1);
+  });
+
   it('refuses bad usage with exit status 2 and a message naming the flag', () => {
     const r = spawnSync(process.execPath, [BIN, files.estate], { encoding: 'utf8' });
     expect(r.status).toBe(2);
@@ -300,8 +364,21 @@ describe('cross-platform-secret-audit', () => {
     const c = spawnSync(process.execPath, [BIN, `--input=${files.estate}`], { encoding: 'utf8' });
     expect(c.status).toBe(2);
     expect(c.stderr).toContain('holds no secrets.fn.crossplatform.io Input');
+    const none = audit([files.input]);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain(`no CrossPlatformSecret in ${files.input}`);
+    const nowhere = spawnSync(process.execPath, [BIN, `--input=${files.input}`], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: dir },
+    });
+    expect(nowhere.status).toBe(2);
+    expect(nowhere.stderr).toContain('no kubeconfig: pass --kubeconfig, set KUBECONFIG');
   });
 });
+
+function loadAll(path: string): Obj[] {
+  return parseAllDocuments(stringifyFile(path)).map((d) => d.toJS() as Obj);
+}
 
 function stringifyFile(path: string): string {
   return spawnSync('cat', [path], { encoding: 'utf8' }).stdout;

@@ -8,6 +8,7 @@ import { createServer as createTcp } from 'node:net';
 
 import {
   CreateSecretCommand,
+  GetSecretValueCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -16,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { handle } from '../src/function.js';
 import { Metrics } from '../src/metrics.js';
+import { ANNOTATION_ROTATE } from '../src/names.js';
 import type { Obj } from '../src/observe.js';
 import { Engine } from '../src/verify/engine.js';
 import { Adapters } from '../src/verify/live.js';
@@ -163,6 +165,10 @@ class Life {
     for (const [key, o] of Object.entries(desired)) {
       const seen = JSON.stringify([o.spec, (o.metadata as Obj).annotations]);
       if (this.written.get(key) === seen) continue;
+      // Management policies without Update: the provider creates the secret, never overwrites it.
+      const policies = ((o.spec as Obj | undefined)?.managementPolicies ?? ['*']) as string[];
+      const updates = policies.includes('*') || policies.includes('Update');
+      if (!updates && this.written.has(key)) continue;
       const fp = ((o.spec as Obj | undefined)?.forProvider ?? {}) as Record<string, Obj>;
       if (o.kind === 'SecretVersion') {
         const ref = fp.secretStringSecretRef as { key: string };
@@ -297,26 +303,68 @@ describe('live verification in the function', () => {
     expect(await life.visible()).not.toContain(VAULT_SENTINEL);
   }, 60_000);
 
-  it('an origin target: a value rotated there is adopted and rolled out to the others', async () => {
+  it('an origin target: a value rotated there is adopted and rolled out', async () => {
     const life = new Life(composite('origin', { origin: true }));
     await life.call();
     await life.call();
+    const policies = desiredObjects(life.last)['vault-vault-secret']?.spec as Obj;
+    expect(policies.managementPolicies).toEqual(['Observe', 'Create', 'Delete', 'LateInitialize']);
     const rotated = 'SENTINEL-origin-rotated-by-the-database-0042';
     await admin.write('secret/data/team-a/origin', { data: { password: rotated } });
     life.clock += 6 * 60_000;
     const rsp = await life.call();
     expect(storedValue(rsp, 2)).toBe(rotated);
-    expect(rsp.results.map((r) => r.reason)).toContain('RotationStarted');
-    expect(life.target('vault').drift.state).not.toBe('Drifted');
-    for (let i = 0; i < 4; i++) await life.call();
-    expect((life.xr.status as { version: number }).version).toBe(2);
-    const current = await aws.send(
-      new (await import('@aws-sdk/client-secrets-manager')).GetSecretValueCommand({
-        SecretId: 'team-a/origin',
-      }),
+    const started = rsp.results.find((r) => r.reason === 'RotationStarted');
+    expect(started?.message).toBe('version 2 stored; origin target vault changed');
+    // The origin's own value is the source: no drift, no heal, never written back.
+    expect(rsp.results.map((r) => r.reason)).not.toContain('DriftDetected');
+    expect(life.target('vault').drift.state).not.toMatch(/Drifted|Healing/);
+    expect(life.target('vault').live).toMatchObject({
+      state: 'Behind',
+      version: 2,
+      message: 'holds version 2, which is being rolled out',
+    });
+    expect(life.annotations('vault-vault-secret')['secrets.crossplatform.io/heal']).toBe(undefined);
+    // The database rotates again while version 2 rolls out: it is adopted next, not lost.
+    const again = 'SENTINEL-origin-rotated-again-0043';
+    await admin.write('secret/data/team-a/origin', { data: { password: again } });
+    for (let i = 0; i < 8; i++) {
+      life.clock += 31_000;
+      await life.call();
+      const held = (await admin.read('secret/data/team-a/origin')) as { data: { data: Obj } };
+      expect(held.data.data.password).toBe(again);
+    }
+    expect((life.xr.status as { version: number }).version).toBe(3);
+    expect(storedValue(life.last, 3)).toBe(again);
+    const current = await aws.send(new GetSecretValueCommand({ SecretId: 'team-a/origin' }));
+    expect(current.SecretString).toBe(again);
+    const visible = await life.visible();
+    expect(visible).not.toContain(rotated);
+    expect(visible).not.toContain(again);
+  }, 60_000);
+
+  it('an origin target refuses the rotate annotation and values that break the rules', async () => {
+    const life = new Life(composite('origin-rules', { origin: true }));
+    await life.call();
+    await life.call();
+    life.xr = {
+      ...life.xr,
+      metadata: { ...(life.xr.metadata as Obj), annotations: { [ANNOTATION_ROTATE]: 'now' } },
+    };
+    const refused = await life.call();
+    expect(refused.results.find((r) => r.reason === 'RotationRefused')?.message).toBe(
+      'the rotate annotation is ignored: the value comes from origin target vault; rotate it there',
     );
-    expect(current.SecretString).toBe(rotated);
-    expect(await life.visible()).not.toContain(rotated);
+    expect((life.xr.status as { version: number }).version).toBe(1);
+    await admin.write('secret/data/team-a/origin-rules', { data: { password: 'short' } });
+    life.clock += 6 * 60_000;
+    const rsp = await life.call();
+    expect(rsp.results.find((r) => r.reason === 'OriginValueRefused')?.message).toBe(
+      'the new value at origin target vault is not adopted: shorter than 16 bytes ' +
+        '(guardrails.minLength); the value is shorter than 8 bytes',
+    );
+    expect(rsp.results.filter((r) => r.severity === Severity.SEVERITY_FATAL)).toEqual([]);
+    expect((life.xr.status as { version: number }).version).toBe(1);
   }, 60_000);
 });
 

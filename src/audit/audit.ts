@@ -5,7 +5,7 @@
  */
 import type { Obj } from '../observe.js';
 import { getNumber, getString, isObj } from '../observe.js';
-import { judgeLive, versionHashes } from '../livejudge.js';
+import { judgeLive, versionHashes, type LiveState } from '../livejudge.js';
 import { storeName } from '../names.js';
 import { planTargets } from '../plan.js';
 import { parseSpec, type FunctionInput } from '../spec.js';
@@ -14,7 +14,7 @@ import { parseDuration } from '../duration.js';
 import type { Engine, Reading } from '../verify/engine.js';
 import { planLive, type Adapters, type StepCredentials } from '../verify/live.js';
 
-export type AuditState = 'InSync' | 'Behind' | 'Drifted' | 'Missing' | 'Deleted' | 'Unknown';
+export type AuditState = LiveState;
 
 export interface AuditRow {
   namespace: string;
@@ -40,6 +40,8 @@ export interface AuditOptions {
   /** The value store of a composite (the Secret `<name>.value-store`), if it can be read. */
   store?: (namespace: string, name: string) => Promise<Obj | undefined>;
   onProgress?: (done: number, total: number) => void;
+  /** Rewords a problem for the reader (the command names its flags). */
+  explain: (problem: string) => string;
 }
 
 /** States that are drift: the exit status of the command is non-zero when any row has one. */
@@ -106,7 +108,7 @@ async function auditOne(xr: Obj, opts: AuditOptions): Promise<AuditRow[]> {
   const stored = readStore(
     opts.store === undefined ? undefined : await opts.store(namespace, name),
   );
-  const desiredOf = desiredVersions(xr);
+  const reported = reportedVersions(xr);
   const majority = stored.kind === 'ok' ? undefined : commonHash(readings);
 
   return plan.targets.map((t): AuditRow => {
@@ -119,17 +121,19 @@ async function auditOne(xr: Obj, opts: AuditOptions): Promise<AuditRow[]> {
     const reading = readings.get(t.name);
     const problem = lp.problems.get(t.name);
     if (reading === undefined) {
-      const why = problem ?? `input.verification.${t.platform} is not set`;
+      const why = opts.explain(problem ?? `input.verification.${t.platform} is not set`);
       return { ...row, state: 'Unknown', against: 'none', message: why };
     }
     if (stored.kind === 'ok') {
-      const desired = desiredOf.get(t.name) ?? stored.store.version;
+      // What the composite's status last said; without one, the store's current version.
+      const r = reported.get(t.name);
+      const desired = r?.desired ?? stored.store.version;
       const j = judgeLive({
         reading: { ...reading, cached: false },
         hashes: versionHashes(stored.store.values),
         desired,
-        held: desired,
-        written: true,
+        held: r === undefined ? desired : r.held,
+        written: r === undefined || r.held > 0,
         now: new Date(),
       });
       return {
@@ -144,20 +148,25 @@ async function auditOne(xr: Obj, opts: AuditOptions): Promise<AuditRow[]> {
   });
 }
 
-/** The version each target should hold, as the composite's status last said. */
-function desiredVersions(xr: Obj): Map<string, number> {
-  const out = new Map<string, number>();
+/** The version each target should hold and is proven to hold, as the status last said. */
+function reportedVersions(xr: Obj): Map<string, { desired: number; held: number }> {
+  const out = new Map<string, { desired: number; held: number }>();
   const list = isObj(xr.status) ? xr.status.targets : undefined;
   if (!Array.isArray(list)) return out;
   for (const t of list as unknown[]) {
     const n = getString(t, 'name');
-    const v = getNumber(t, 'desiredVersion');
-    if (n !== undefined && v !== undefined) out.set(n, v);
+    const desired = getNumber(t, 'desiredVersion');
+    if (n !== undefined && desired !== undefined) {
+      out.set(n, { desired, held: getNumber(t, 'heldVersion') ?? 0 });
+    }
   }
   return out;
 }
 
-/** The hash most readable targets share; undefined when there is no strict majority. */
+/**
+ * The hash most readable targets share; undefined without a strict majority of at least two, so
+ * a lone readable target is never taken as the truth.
+ */
 function commonHash(readings: Map<string, Reading>): string | undefined {
   const counts = new Map<string, number>();
   let total = 0;
@@ -166,7 +175,7 @@ function commonHash(readings: Map<string, Reading>): string | undefined {
     total++;
     counts.set(r.valueSha256, (counts.get(r.valueSha256) ?? 0) + 1);
   }
-  for (const [h, n] of counts) if (n * 2 > total) return h;
+  for (const [h, n] of counts) if (n >= 2 && n * 2 > total) return h;
   return undefined;
 }
 
@@ -185,7 +194,7 @@ function byTargets(
     return {
       state: 'Unknown',
       against: 'none',
-      message: 'no value store to compare with, and the targets do not agree on one value',
+      message: 'no value store to compare with, and no two targets agree on one value',
     };
   }
   return r.valueSha256 === majority

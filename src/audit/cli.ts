@@ -4,7 +4,9 @@
  * platforms' own APIs and prints what it found. Exit status 1 when any target has drifted, so
  * it can gate a CI job or page from a cron job.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -41,12 +43,21 @@ Flags:
   -o, --output=table|json    Report format (default table).
       --concurrency=8        Secrets audited at once.
       --progress             Progress on standard error (default when it is a terminal).
+      --fail-on-unknown      Exit 1 also when a target could not be read.
 
 Value stores (Secrets NAME.value-store) are read from the cluster, or taken from the FILEs
-when they hold them. Exit status: 0 no drift, 1 drift found, 2 usage or setup error.
+when they hold them (kubectl's List output is understood). Exit status: 0 no drift, 1 drift
+found (or a target unknown, with --fail-on-unknown), 2 usage or setup error.
 `;
 
 class UsageError extends Error {}
+
+/** The function's message for a missing credentials entry, and the command's own. */
+const MISSING_CREDENTIALS = new RegExp(
+  '^the pipeline step has no credentials named "([^"]+)" ' +
+    '\\(input\\.verification\\.\\w+\\.credentials\\)$',
+);
+const FLAG_FOR_CREDENTIALS = 'no credentials named "$1": pass --credentials=$1=FILE';
 
 interface Args {
   files: string[];
@@ -59,6 +70,7 @@ interface Args {
   output: 'table' | 'json';
   concurrency: number;
   progress: boolean;
+  failOnUnknown: boolean;
 }
 
 function docs(text: string, what: string): Obj[] {
@@ -66,7 +78,11 @@ function docs(text: string, what: string): Obj[] {
   for (const d of parseAllDocuments(text)) {
     if (d.errors.length > 0) throw new UsageError(`${what}: not YAML: ${d.errors[0]?.message}`);
     const v = d.toJS() as unknown;
-    if (isObj(v)) out.push(v);
+    if (!isObj(v)) continue;
+    // kubectl get -o yaml wraps what it lists in one List.
+    if (typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items)) {
+      out.push(...(v.items as unknown[]).filter(isObj));
+    } else out.push(v);
   }
   return out;
 }
@@ -144,6 +160,7 @@ export function parseAuditArgs(argv: string[], isTty: boolean): Args | 'help' {
         output: { type: 'string', short: 'o' },
         concurrency: { type: 'string' },
         progress: { type: 'boolean' },
+        'fail-on-unknown': { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -171,6 +188,7 @@ export function parseAuditArgs(argv: string[], isTty: boolean): Args | 'help' {
     output,
     concurrency: Number(concurrency),
     progress: v.progress === true || isTty,
+    failOnUnknown: v['fail-on-unknown'] === true,
   };
 }
 
@@ -234,11 +252,15 @@ export async function run(
     if (args.files.length > 0) {
       const all = args.files.flatMap((f) => docs(read(f), f === '-' ? 'standard input' : f));
       composites = all.filter((d) => d.kind === 'CrossPlatformSecret');
+      if (composites.length === 0) {
+        throw new UsageError(`no CrossPlatformSecret in ${args.files.join(', ')}`);
+      }
       const stores = new Map(
         all
           .filter((d) => d.kind === 'Secret')
           .map((d) => [
-            `${getString(d, 'metadata', 'namespace') ?? ''}/${getString(d, 'metadata', 'name') ?? ''}`,
+            `${getString(d, 'metadata', 'namespace') ?? ''}/` +
+              (getString(d, 'metadata', 'name') ?? ''),
             d,
           ]),
       );
@@ -246,6 +268,11 @@ export async function run(
         ? (ns, name) => Promise.resolve(stores.get(`${ns}/${storeName(name)}`))
         : undefined;
     } else {
+      if (args.kubeconfig === undefined && !kubeconfigAvailable()) {
+        throw new UsageError(
+          'no kubeconfig: pass --kubeconfig, set KUBECONFIG, or give FILEs to read composites from',
+        );
+      }
       const kc = kubernetesClient(args.kubeconfig, args.context);
       composites = (await listCrossPlatformSecrets(kc, {
         ...(args.namespace === undefined ? {} : { namespace: args.namespace }),
@@ -275,6 +302,7 @@ export async function run(
     engine,
     adapters: new Adapters(),
     concurrency: args.concurrency,
+    explain: (problem) => problem.replace(MISSING_CREDENTIALS, FLAG_FOR_CREDENTIALS),
     ...(store === undefined ? {} : { store }),
     ...(args.progress
       ? {
@@ -291,5 +319,16 @@ export async function run(
       ? `${JSON.stringify({ rows, summary: summary(rows) }, null, 2)}\n`
       : table(rows),
   );
-  return rows.some((r) => DRIFT_STATES.includes(r.state)) ? 1 : 0;
+  const failing = rows.some(
+    (r) => DRIFT_STATES.includes(r.state) || (args.failOnUnknown && r.state === 'Unknown'),
+  );
+  return failing ? 1 : 0;
+}
+
+/** Where the Kubernetes client would find a configuration, without its fallback to localhost. */
+function kubeconfigAvailable(): boolean {
+  const env = process.env.KUBECONFIG;
+  if (env !== undefined && env !== '') return true;
+  if (process.env.KUBERNETES_SERVICE_HOST !== undefined) return true;
+  return existsSync(join(homedir(), '.kube', 'config'));
 }

@@ -88,9 +88,13 @@ export const kubernetes = {
     if (s.key === '.' || s.key === '..') {
       errors.push(`${ctx.path}.kubernetes.key: must not be "." or ".."`);
     }
-    if (local(s, ctx.composite.namespace) && (ctx.alert || ctx.orphan)) {
+    if (local(s, ctx.composite.namespace) && (ctx.alert || ctx.orphan || ctx.origin)) {
       // Crossplane itself applies and deletes a Secret it composes: no policy can stop it.
-      const policy = ctx.alert ? 'drift policy Alert' : 'deletion policy Orphan';
+      const policy = ctx.alert
+        ? 'drift policy Alert'
+        : ctx.orphan
+          ? 'deletion policy Orphan'
+          : 'an origin target (never overwritten)';
       errors.push(
         `${ctx.path}.kubernetes: ${policy} cannot hold for a Secret composed directly, which ` +
           'Crossplane always applies and deletes; give this target a providerConfigRef to write ' +

@@ -29,6 +29,8 @@ export interface CheckContext {
   sourceSecret?: string;
   /** Drift policy Alert (never overwrite) and deletion policy Orphan (never delete). */
   alert: boolean;
+  /** The target is the origin of the value: never overwritten. */
+  origin: boolean;
   orphan: boolean;
 }
 

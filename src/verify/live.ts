@@ -171,7 +171,8 @@ export function buildAdapter(spec: AdapterSpec): AnyAdapter {
           typeof clientSecret !== 'string'
         ) {
           throw new ConfigError(
-            'Azure credentials: the JSON in "credentials" needs tenantId, clientId and clientSecret',
+            'Azure credentials: the JSON in "credentials" needs tenantId, clientId and ' +
+              'clientSecret',
           );
         }
         principal = { tenantId, clientId, clientSecret };

@@ -113,3 +113,50 @@ describe('the Vault adapter when Vault does not answer', () => {
     expect(r.get('a')).toEqual({ state: 'unknown', error: 'no answer within the time budget' });
   });
 });
+
+describe('the Vault adapter when something else answers at the address', () => {
+  const answers: [number, string, string][] = [
+    [200, 'text/html', '<html>sign in</html>'],
+    [200, 'application/json', '{}'],
+    [200, 'application/json', '{"data":{"data":"not an object"}}'],
+    [404, 'text/plain', 'not found'],
+    [404, 'application/json', '{}'],
+  ];
+  let i = 0;
+  const other = createServer((_req, res) => {
+    const [status, type, body] = answers[i] ?? [500, 'text/plain', ''];
+    res.writeHead(status, { 'Content-Type': type }).end(body);
+  });
+
+  beforeAll(async () => {
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+  });
+
+  afterAll(() => {
+    other.close();
+  });
+
+  it('is unknown, never missing: a proxy or a wrong address proves nothing', async () => {
+    const a = other.address();
+    const port = typeof a === 'object' && a !== null ? a.port : 0;
+    const wrong = new VaultAdapter(vaultClient(`http://127.0.0.1:${String(port)}`, 'root'));
+    for (i = 0; i < answers.length; i++) {
+      const r = await wrong.observe([v2('a', 'x')], budget());
+      expect([i, r.get('a')?.state]).toEqual([i, 'unknown']);
+    }
+  });
+
+  it('a key named like a property of every object is missing, not present', async () => {
+    await admin.write('secret/data/team-a/proto', { data: { password: 'proto-value-1' } });
+    const r = await adapter.observe([v2('a', 'team-a/proto', 'constructor')], budget());
+    expect(r.get('a')).toEqual({ state: 'missing' });
+  });
+
+  it('a Base64 target holding text that is not base64 matches nothing and is never kept', async () => {
+    await admin.write('secret/data/team-a/b64', { data: { password: 'not base64 at all!' } });
+    const t = { ...v2('a', 'team-a/b64'), encoding: 'Base64' as const, capture: true };
+    const r = await adapter.observe([t], budget());
+    expect(r.get('a')).toMatchObject({ state: 'present', valueSha256: sha('not base64 at all!') });
+    expect(r.get('a')?.captured).toBeUndefined();
+  });
+});

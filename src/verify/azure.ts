@@ -11,6 +11,7 @@ import {
 } from '@azure/identity';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 
+import { liveBytes } from './bytes.js';
 import { scrubError } from './scrub.js';
 import type { Adapter, LiveObservation } from './types.js';
 
@@ -77,10 +78,6 @@ function failure(err: unknown, signal: AbortSignal): LiveObservation {
   };
 }
 
-function bytesOf(value: string, encoding: AzureLiveTarget['encoding']): Buffer {
-  return encoding === 'Base64' ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
-}
-
 /** Settles with the promise, or rejects as soon as the budget runs out, whichever is first. */
 function within<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -139,15 +136,15 @@ export class AzureAdapter implements Adapter<AzureLiveTarget> {
     try {
       const s = await within(client.getSecret(t.name, { abortSignal: signal }), signal);
       const p = s.properties;
-      const bytes = s.value === undefined ? undefined : bytesOf(s.value, t.encoding);
+      const live = s.value === undefined ? undefined : liveBytes(s.value, t.encoding);
       return {
         state: 'present',
         ...(p.version === undefined ? {} : { version: p.version }),
         ...(p.updatedOn === undefined ? {} : { updatedAt: p.updatedOn.toISOString() }),
-        ...(bytes === undefined
+        ...(live === undefined
           ? {}
-          : { valueSha256: createHash('sha256').update(bytes).digest('hex') }),
-        ...(bytes !== undefined && t.capture === true ? { captured: bytes } : {}),
+          : { valueSha256: createHash('sha256').update(live.bytes).digest('hex') }),
+        ...(live?.exact === true && t.capture === true ? { captured: live.bytes } : {}),
       };
     } catch (err) {
       if (!notFound(err)) return failure(err, signal);

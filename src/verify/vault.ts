@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 
 import NodeVault from 'node-vault';
 
+import { liveBytes } from './bytes.js';
 import { scrubError } from './scrub.js';
 import type { Adapter, LiveObservation } from './types.js';
 
@@ -30,6 +31,10 @@ interface Failure {
   code?: string;
 }
 
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 function record(v: unknown): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
     ? (v as Record<string, unknown>)
@@ -41,16 +46,17 @@ function versionOf(meta: Record<string, unknown>): { version?: string } {
   return typeof meta.version === 'number' ? { version: String(meta.version) } : {};
 }
 
-function bytesOf(value: unknown, encoding: VaultLiveTarget['encoding']): Buffer | undefined {
-  if (typeof value !== 'string') return undefined;
-  return encoding === 'Base64' ? Buffer.from(value, 'base64') : Buffer.from(value, 'utf8');
-}
-
 function failed(err: unknown, t: VaultLiveTarget): LiveObservation {
   const e = err as Failure;
   const status = e.response?.statusCode;
   if (status === 404) {
-    const meta = record(record(record(e.response?.body).data).metadata);
+    const body = record(e.response?.body);
+    const meta = record(record(body.data).metadata);
+    // Vault says what is missing ({"errors": []}, or the metadata of a deleted version); any
+    // other 404 comes from something else at that address and proves nothing.
+    if (!Array.isArray(body.errors) && Object.keys(meta).length === 0) {
+      return { state: 'unknown', error: 'answered 404 without a Vault error body' };
+    }
     const deleted = typeof meta.deletion_time === 'string' && meta.deletion_time !== '';
     if (t.kvVersion === 2 && (deleted || meta.destroyed === true)) {
       return {
@@ -148,19 +154,24 @@ export class VaultAdapter implements Adapter<VaultLiveTarget> {
       const body = record(
         await Promise.race([this.client.read(path, { timeout: 10_000 }), aborted]),
       );
-      const data = record(body.data);
-      const values = t.kvVersion === 2 ? record(data.data) : data;
+      const data = body.data;
+      const values = t.kvVersion === 2 && isRecord(data) ? data.data : data;
+      if (!isRecord(data) || !isRecord(values)) {
+        return { state: 'unknown', error: 'the answer is not a Vault KV secret' };
+      }
       const meta = record(data.metadata);
-      if (!(t.key in values)) return { state: 'missing' };
-      const bytes = bytesOf(values[t.key], t.encoding);
+      const value = Object.hasOwn(values, t.key) ? values[t.key] : undefined;
+      if (value === undefined) return { state: 'missing' };
+      if (typeof value !== 'string') {
+        return { state: 'unknown', error: `key ${t.key} does not hold a string` };
+      }
+      const { bytes, exact } = liveBytes(value, t.encoding);
       return {
         state: 'present',
         ...versionOf(meta),
         ...(typeof meta.created_time === 'string' ? { updatedAt: meta.created_time } : {}),
-        ...(bytes === undefined
-          ? {}
-          : { valueSha256: createHash('sha256').update(bytes).digest('hex') }),
-        ...(bytes !== undefined && t.capture === true ? { captured: bytes } : {}),
+        valueSha256: createHash('sha256').update(bytes).digest('hex'),
+        ...(exact && t.capture === true ? { captured: bytes } : {}),
       };
     } catch (err) {
       return failed(err, t);

@@ -37,6 +37,8 @@ export interface AuditOptions {
   adapters: Adapters;
   /** Composites audited at once. */
   concurrency: number;
+  /** Time allowed for one composite's reads, rate-limit waits included. */
+  timeoutMs: number;
   /** The value store of a composite (the Secret `<name>.value-store`), if it can be read. */
   store?: (namespace: string, name: string) => Promise<Obj | undefined>;
   onProgress?: (done: number, total: number) => void;
@@ -97,7 +99,7 @@ async function auditOne(xr: Obj, opts: AuditOptions): Promise<AuditRow[]> {
   });
   const got = await opts.engine.verify(
     lp.items.map((r) => r.item),
-    budgetMs,
+    opts.timeoutMs,
   );
   const readings = new Map<string, Reading>();
   for (const r of lp.items) {

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 
+import { parseDuration } from '../duration.js';
 import { getString, isObj, type Obj } from '../observe.js';
 import { storeName } from '../names.js';
 import { parseInput, type FunctionInput } from '../spec.js';
@@ -44,6 +45,8 @@ Flags:
       --concurrency=8        Secrets audited at once.
       --progress             Progress on standard error (default when it is a terminal).
       --fail-on-unknown      Exit 1 also when a target could not be read.
+      --timeout=10m          Time for one secret's reads, waits for the input's rate limits
+                             included; what is not read by then is unknown.
 
 Value stores (Secrets NAME.value-store) are read from the cluster, or taken from the FILEs
 when they hold them (kubectl's List output is understood). Exit status: 0 no drift, 1 drift
@@ -71,6 +74,7 @@ interface Args {
   concurrency: number;
   progress: boolean;
   failOnUnknown: boolean;
+  timeoutMs: number;
 }
 
 function docs(text: string, what: string): Obj[] {
@@ -114,6 +118,14 @@ function inputFrom(path: string): FunctionInput {
     return parsed.value;
   }
   throw new UsageError(`${path}: holds no secrets.fn.crossplatform.io Input`);
+}
+
+function timeout(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 1000) {
+    throw new UsageError(`--timeout: must be a duration of at least 1s such as 10m, not "${text}"`);
+  }
+  return ms;
 }
 
 function credentialFrom(spec: string): [string, Record<string, Buffer>] {
@@ -161,6 +173,7 @@ export function parseAuditArgs(argv: string[], isTty: boolean): Args | 'help' {
         concurrency: { type: 'string' },
         progress: { type: 'boolean' },
         'fail-on-unknown': { type: 'boolean' },
+        timeout: { type: 'string' },
       },
     });
   } catch (err) {
@@ -189,6 +202,7 @@ export function parseAuditArgs(argv: string[], isTty: boolean): Args | 'help' {
     concurrency: Number(concurrency),
     progress: v.progress === true || isTty,
     failOnUnknown: v['fail-on-unknown'] === true,
+    timeoutMs: timeout(v.timeout ?? '10m'),
   };
 }
 
@@ -295,13 +309,15 @@ export async function run(
     io.stderr(`cross-platform-secret-audit: ${message}\n`);
     return 2;
   }
-  const engine = new Engine({ unknownTtlMs: 30_000 });
+  // One run, no later call: wait for the rate limits rather than leave targets unread.
+  const engine = new Engine({ unknownTtlMs: 30_000, waitForRate: true });
   const rows = await audit(composites, {
     input: args.input,
     credentials: args.credentials,
     engine,
     adapters: new Adapters(),
     concurrency: args.concurrency,
+    timeoutMs: args.timeoutMs,
     explain: (problem) => problem.replace(MISSING_CREDENTIALS, FLAG_FOR_CREDENTIALS),
     ...(store === undefined ? {} : { store }),
     ...(args.progress

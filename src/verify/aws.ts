@@ -13,6 +13,7 @@ import {
   type DescribeSecretCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
 
+import { DEFAULT_CONCURRENCY, eachLimited } from './pool.js';
 import { scrubError } from './scrub.js';
 import type { Adapter, LiveObservation } from './types.js';
 
@@ -27,6 +28,8 @@ export interface AwsLiveTarget {
 }
 
 export type ClientFactory = (region: string) => SecretsManagerClient;
+
+const BATCH = 20;
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -75,7 +78,9 @@ export class AwsAdapter implements Adapter<AwsLiveTarget> {
   async observe(
     targets: readonly AwsLiveTarget[],
     signal: AbortSignal,
+    opts: { concurrency?: number } = {},
   ): Promise<Map<string, LiveObservation>> {
+    const limit = opts.concurrency ?? DEFAULT_CONCURRENCY;
     const out = new Map<string, LiveObservation>();
     const byRegion = new Map<string, AwsLiveTarget[]>();
     for (const t of targets) byRegion.set(t.region, [...(byRegion.get(t.region) ?? []), t]);
@@ -83,21 +88,22 @@ export class AwsAdapter implements Adapter<AwsLiveTarget> {
       [...byRegion].map(async ([region, list]) => {
         const client = this.client(region);
         const present: AwsLiveTarget[] = [];
-        await Promise.all(
-          list.map(async (t) => {
-            try {
-              const d = await client.send(new DescribeSecretCommand({ SecretId: t.name }), {
-                abortSignal: signal,
-              });
-              const o = described(d);
-              out.set(t.id, o);
-              if (o.state === 'present') present.push(t);
-            } catch (err) {
-              out.set(t.id, missing(err) ? { state: 'missing' } : failure(err));
-            }
-          }),
-        );
-        await this.values(client, present, out, signal);
+        await eachLimited(list, limit, async (t) => {
+          try {
+            const d = await client.send(new DescribeSecretCommand({ SecretId: t.name }), {
+              abortSignal: signal,
+            });
+            const o = described(d);
+            out.set(t.id, o);
+            if (o.state === 'present') present.push(t);
+          } catch (err) {
+            out.set(t.id, missing(err) ? { state: 'missing' } : failure(err));
+          }
+        });
+        // BatchGetSecretValue takes at most 20 secrets a call.
+        const batches: AwsLiveTarget[][] = [];
+        for (let i = 0; i < present.length; i += BATCH) batches.push(present.slice(i, i + BATCH));
+        await eachLimited(batches, limit, (b) => this.values(client, b, out, signal));
       }),
     );
     return out;

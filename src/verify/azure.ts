@@ -12,6 +12,7 @@ import {
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 
 import { liveBytes } from './bytes.js';
+import { DEFAULT_CONCURRENCY, eachLimited } from './pool.js';
 import { scrubError } from './scrub.js';
 import type { Adapter, LiveObservation } from './types.js';
 
@@ -31,9 +32,6 @@ export interface AzureLiveTarget {
 export type SecretClientFactory = (vaultUrl: string) => SecretClient;
 
 export type RetryOptions = NonNullable<SecretClientOptions['retryOptions']>;
-
-/** At most this many requests in flight from one adapter, across all vaults. */
-const CONCURRENCY = 4;
 
 const NO_ANSWER: LiveObservation = { state: 'unknown', error: 'no answer within the time budget' };
 
@@ -103,6 +101,7 @@ export class AzureAdapter implements Adapter<AzureLiveTarget> {
   async observe(
     targets: readonly AzureLiveTarget[],
     signal: AbortSignal,
+    opts: { concurrency?: number } = {},
   ): Promise<Map<string, LiveObservation>> {
     const out = new Map<string, LiveObservation>();
     // One client per vault for the pass even when the factory does not cache, so each vault's
@@ -117,13 +116,9 @@ export class AzureAdapter implements Adapter<AzureLiveTarget> {
       }
       return c;
     };
-    const queue = [...targets];
-    const worker = async () => {
-      for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
-        out.set(t.id, await this.one(clientFor(t.vaultUrl), t, signal));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, targets.length) }, worker));
+    await eachLimited(targets, opts.concurrency ?? DEFAULT_CONCURRENCY, async (t) => {
+      out.set(t.id, await this.one(clientFor(t.vaultUrl), t, signal));
+    });
     return out;
   }
 

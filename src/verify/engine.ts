@@ -48,6 +48,11 @@ export interface PlatformLimits {
 }
 
 export interface EngineOptions {
+  /**
+   * Wait for the rate limit instead of reporting targets over it as unknown: for a one-shot
+   * run such as the audit, which has no later call to read them in.
+   */
+  waitForRate?: boolean;
   /** How long an 'unknown' answer is kept, so an unreachable vault is not asked every call. */
   unknownTtlMs: number;
   now?: () => number;
@@ -97,6 +102,34 @@ class Limiter {
     return got;
   }
 
+  /**
+   * Waits until n tokens can be taken (and any throttling pause is over), for a caller with no
+   * later call to defer to; false when the budget ran out first.
+   */
+  async waitFor(n: number, signal: AbortSignal): Promise<boolean> {
+    const need = Math.min(n, this.limits.burst);
+    for (;;) {
+      if (signal.aborted) return false;
+      const paused = this.pausedFor();
+      if (paused === 0 && this.available() >= need) {
+        this.tokens -= need;
+        return true;
+      }
+      const refill = ((need - this.available()) / this.limits.rate) * 1000;
+      await sleep(Math.max(paused, refill, 5), signal);
+    }
+  }
+
+  private available(): number {
+    const t = this.now();
+    this.tokens = Math.min(
+      this.limits.burst,
+      this.tokens + ((t - this.refilled) / 1000) * this.limits.rate,
+    );
+    this.refilled = t;
+    return this.tokens;
+  }
+
   pausedFor(): number {
     return Math.max(0, this.pausedUntil - this.now());
   }
@@ -141,7 +174,7 @@ const THROTTLED = /^throttled/;
 export class Engine {
   private readonly cache = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Checked>>();
-  private readonly limiters = new Map<number, Limiter>();
+  private readonly limiters = new Map<string, Limiter>();
   private readonly now: () => number;
   private swept = 0;
 
@@ -238,7 +271,8 @@ export class Engine {
 
   /** One limiter per adapter, that is per platform account and endpoint. */
   private limiter(item: LiveItem): Limiter {
-    const id = adapterId(item.adapter);
+    // New limits make a new limiter at once; the old one is simply no longer used.
+    const id = `${String(adapterId(item.adapter))}\n${JSON.stringify(item.limits)}`;
     let l = this.limiters.get(id);
     if (l === undefined) {
       l = new Limiter(item.limits, this.now);
@@ -251,13 +285,36 @@ export class Engine {
   private async read(group: LiveItem[], signal: AbortSignal): Promise<Checked[]> {
     const first = group[0];
     if (first === undefined) return [];
+    if (this.opts.waitForRate !== true) return this.readNow(group, signal);
     const limiter = this.limiter(first);
-    const paused = limiter.pausedFor();
+    const out: Checked[] = [];
+    const chunk = Math.max(1, Math.floor(first.limits.burst));
+    for (let i = 0; i < group.length; i += chunk) {
+      const part = group.slice(i, i + chunk);
+      if (!(await limiter.waitFor(part.length, signal))) {
+        const late = unknown('no answer within the time budget', this.now());
+        return [...out, ...group.slice(i).map(() => late)];
+      }
+      out.push(...(await this.readNow(part, signal, part.length)));
+    }
+    return out;
+  }
+
+  /** Reads what the rate allows now (all of `granted` when the caller already took tokens). */
+  private async readNow(
+    group: LiveItem[],
+    signal: AbortSignal,
+    granted?: number,
+  ): Promise<Checked[]> {
+    const first = group[0];
+    if (first === undefined) return [];
+    const limiter = this.limiter(first);
+    const paused = granted === undefined ? limiter.pausedFor() : 0;
     if (paused > 0) {
       const why = `throttled; backing off for ${Math.ceil(paused / 1000)} s`;
       return group.map(() => unknown(why, this.now()));
     }
-    const allowed = limiter.take(group.length);
+    const allowed = granted ?? limiter.take(group.length);
     const now = group.slice(0, allowed);
     const results: Checked[] = group
       .slice(allowed)
@@ -272,6 +329,7 @@ export class Engine {
       seen = await first.adapter.observe(
         now.map((item) => ({ ...item.target, id: item.key })),
         signal,
+        { concurrency: first.limits.concurrency },
       );
     } catch (err) {
       // Adapters turn failures into states; a throw is a bug of ours, reported as unknown.
@@ -284,8 +342,11 @@ export class Engine {
     const read = now.map((item) => {
       const o = seen.get(item.key) ?? { state: 'unknown', error: 'no answer' };
       const c: Checked = { ...o, checkedAt: at };
+      // A value kept for adoption goes to the caller that read it, never into the cache.
+      const cached: Checked = { ...c };
+      delete cached.captured;
       const ttl = c.state === 'unknown' ? Math.min(item.ttlMs, this.opts.unknownTtlMs) : item.ttlMs;
-      this.cache.set(item.key, { checked: c, expiresAt: at + ttl });
+      this.cache.set(item.key, { checked: cached, expiresAt: at + ttl });
       return c;
     });
     const errors = read.filter((c) => c.state === 'unknown').length;
@@ -306,4 +367,16 @@ function adapterId(a: object): number {
     ids.set(a, id);
   }
   return id;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }

@@ -15,6 +15,7 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 
+import { DEFAULT_CONCURRENCY, eachLimited } from './pool.js';
 import { scrubError } from './scrub.js';
 import type { Adapter, LiveObservation } from './types.js';
 
@@ -26,9 +27,6 @@ export interface KubernetesLiveTarget {
   /** Keep the value in the observation (the origin of an external rotation). */
   capture?: boolean;
 }
-
-/** At most this many reads in flight against one API server. */
-const CONCURRENCY = 4;
 
 const NO_ANSWER = 'no answer within the time budget';
 
@@ -135,15 +133,12 @@ export class KubernetesAdapter implements Adapter<KubernetesLiveTarget> {
   async observe(
     targets: readonly KubernetesLiveTarget[],
     signal: AbortSignal,
+    opts: { concurrency?: number } = {},
   ): Promise<Map<string, LiveObservation>> {
     const out = new Map<string, LiveObservation>();
-    const queue = [...targets];
-    const worker = async () => {
-      for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
-        out.set(t.id, await this.one(t, signal));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, targets.length) }, worker));
+    await eachLimited(targets, opts.concurrency ?? DEFAULT_CONCURRENCY, async (t) => {
+      out.set(t.id, await this.one(t, signal));
+    });
     return out;
   }
 

@@ -106,6 +106,7 @@ class Lazy implements AnyAdapter {
   async observe(
     targets: readonly { id: string }[],
     signal: AbortSignal,
+    opts?: { concurrency?: number },
   ): Promise<Map<string, LiveObservation>> {
     this.real ??= this.make().catch((err: unknown) =>
       err instanceof ConfigError
@@ -116,7 +117,7 @@ class Lazy implements AnyAdapter {
     if (a instanceof ConfigError) {
       return new Map(targets.map((t) => [t.id, { state: 'unknown', error: a.message }]));
     }
-    return a.observe(targets, signal);
+    return a.observe(targets, signal, opts);
   }
 }
 

@@ -28,5 +28,9 @@ export interface LiveObservation {
 export interface Adapter<T extends { id: string }> {
   readonly platform: Platform;
   /** Observes every target; a target the platform cannot answer for is 'unknown', never thrown. */
-  observe(targets: readonly T[], signal: AbortSignal): Promise<Map<string, LiveObservation>>;
+  observe(
+    targets: readonly T[],
+    signal: AbortSignal,
+    opts?: { concurrency?: number },
+  ): Promise<Map<string, LiveObservation>>;
 }

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import NodeVault from 'node-vault';
 
 import { liveBytes } from './bytes.js';
+import { DEFAULT_CONCURRENCY, eachLimited } from './pool.js';
 import { scrubError } from './scrub.js';
 import type { Adapter, LiveObservation } from './types.js';
 
@@ -21,9 +22,6 @@ export interface VaultLiveTarget {
   /** Keep the value in the observation (the origin of an external rotation). */
   capture?: boolean;
 }
-
-/** At most this many reads in flight against one Vault. */
-const CONCURRENCY = 4;
 
 interface Failure {
   response?: { statusCode?: number; body?: unknown };
@@ -121,6 +119,7 @@ export class VaultAdapter implements Adapter<VaultLiveTarget> {
   async observe(
     targets: readonly VaultLiveTarget[],
     signal: AbortSignal,
+    opts: { concurrency?: number } = {},
   ): Promise<Map<string, LiveObservation>> {
     const out = new Map<string, LiveObservation>();
     const refused = await this.login();
@@ -128,27 +127,21 @@ export class VaultAdapter implements Adapter<VaultLiveTarget> {
       for (const t of targets) out.set(t.id, { state: 'unknown', error: refused });
       return out;
     }
-    const queue = [...targets];
-    const worker = async () => {
-      for (let t = queue.shift(); t !== undefined; t = queue.shift()) {
-        out.set(t.id, await this.one(t, signal));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, targets.length) }, worker));
+    await eachLimited(targets, opts.concurrency ?? DEFAULT_CONCURRENCY, async (t) => {
+      out.set(t.id, await this.one(t, signal));
+    });
     return out;
   }
 
   private async one(t: VaultLiveTarget, signal: AbortSignal): Promise<LiveObservation> {
     if (signal.aborted) return { state: 'unknown', error: 'no answer within the time budget' };
     const path = t.kvVersion === 2 ? `${t.mount}/data/${t.path}` : `${t.mount}/${t.path}`;
+    let onAbort: () => void = () => undefined;
     const aborted = new Promise<never>((_, reject) => {
-      signal.addEventListener(
-        'abort',
-        () => {
-          reject(new Error('aborted'));
-        },
-        { once: true },
-      );
+      onAbort = () => {
+        reject(new Error('aborted'));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
       const body = record(
@@ -175,6 +168,8 @@ export class VaultAdapter implements Adapter<VaultLiveTarget> {
       };
     } catch (err) {
       return failed(err, t);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
   }
 }

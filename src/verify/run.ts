@@ -36,7 +36,7 @@ export const MAX_BUDGET_MS = 30_000;
 
 /** A target suspected of drift, or still moving, is read again after this long. */
 const REREAD_MS = 30_000;
-const SUSPECT = new Set(['Drifted', 'Missing', 'Deleted', 'Behind']);
+const SUSPECT = new Set(['Drifted', 'Missing', 'Deleted', 'Behind', 'Adopting']);
 
 export async function readLive(
   req: RunFunctionRequest,

@@ -29,7 +29,7 @@ const CPU_PROFILE = process.env.BENCH_CPU_PROF === '1';
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
 type Mode = 'insecure' | 'mTLS';
-type Kind = 'empty' | 'ours' | 'go';
+type Kind = 'empty' | 'ours' | 'uncached' | 'go';
 
 interface Pki {
   dir: string;
@@ -64,6 +64,11 @@ function command(kind: Kind, mode: Mode, port: number, pki: Pki): string[] {
   ];
   if (kind === 'empty') return [...node, `${OUT}/js/bench/empty-function.js`, address, ...tls];
   if (kind === 'ours') return [...node, `${ROOT}dist/main.js`, address, ...tls];
+  // The same function with its response cache off: every call computed, as for a request
+  // that changed since the last one.
+  if (kind === 'uncached') {
+    return [...node, `${ROOT}dist/main.js`, address, '--cache-size=0', ...tls];
+  }
   return [GO_FUNCTION, address, ...tls];
 }
 
@@ -231,8 +236,9 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const lives: Life[] = [];
   for (const mode of ['insecure', 'mTLS'] as Mode[]) {
-    for (const kind of ['empty', 'ours', 'go'] as Kind[]) {
-      const runs = kind === 'go' ? [{ ...steady4, file: goFile }] : all;
+    for (const kind of ['empty', 'ours', 'uncached', 'go'] as Kind[]) {
+      const runs =
+        kind === 'go' ? [{ ...steady4, file: goFile }] : kind === 'uncached' ? [steady4] : all;
       const first = readFileSync(runs[0]?.file ?? '');
       const server = await start(kind, mode, pki, first);
       for (const s of runs) {
@@ -265,6 +271,7 @@ function writeReport(rows: Row[], lives: Life[]): void {
   const name = {
     empty: 'empty function (same SDK)',
     ours: 'function-cross-platform-secret',
+    uncached: 'function-cross-platform-secret, cache off',
     go: 'Go function (function-sdk-go)',
   };
   const lines: string[] = [];
@@ -306,17 +313,20 @@ function writeReport(rows: Row[], lives: Life[]): void {
     row(
       ['mode', 'ours / empty p50', 'ours / empty p99', 'ours / Go p50', 'ours / Go p99'].concat(
         'ours / Go calls/s',
+        'cache off / empty p50',
+        'cache off / empty p99',
+        'cache off / Go p50',
       ),
     ),
   );
-  lines.push('|---|---|---|---|---|---|');
+  lines.push('|---|---|---|---|---|---|---|---|---|');
   for (const mode of ['insecure', 'mTLS'] as Mode[]) {
     const pick = (k: Kind) =>
       rows.find(
         (r) => r.mode === mode && r.kind === k && r.scenario === 'steady state' && r.targets === 4,
       )?.load;
-    const [o, e, g] = [pick('ours'), pick('empty'), pick('go')];
-    if (o === undefined || e === undefined || g === undefined) continue;
+    const [o, e, g, u] = [pick('ours'), pick('empty'), pick('go'), pick('uncached')];
+    if (o === undefined || e === undefined || g === undefined || u === undefined) continue;
     lines.push(
       row([
         mode,
@@ -325,6 +335,9 @@ function writeReport(rows: Row[], lives: Life[]): void {
         f(o.p50 / g.p50),
         f(o.p99 / g.p99),
         f(o.rps / g.rps),
+        f(u.p50 / e.p50),
+        f(u.p99 / e.p99),
+        f(u.p50 / g.p50),
       ]),
     );
   }

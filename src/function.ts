@@ -388,6 +388,17 @@ export function runFunction(
   if (origin?.refused !== undefined) {
     result(rsp, Severity.SEVERITY_WARNING, 'OriginValueRefused', redact.scrub(origin.refused));
   }
+  const originIndex = spec.value.targets.findIndex((x) => x.origin === true);
+  const originPlatform = plan.targets[originIndex]?.platform;
+  if (originPlatform !== undefined && input.value.verification?.[originPlatform] === undefined) {
+    result(
+      rsp,
+      Severity.SEVERITY_WARNING,
+      'CheckSpec',
+      `spec.targets[${String(originIndex)}].origin: has no effect: the Composition does not ` +
+        `read ${originPlatform} (input.verification.${originPlatform} is not set)`,
+    );
+  }
   for (const w of [...plan.warnings, ...resolution.warnings]) {
     result(rsp, Severity.SEVERITY_WARNING, 'CheckSpec', redact.scrub(w));
   }

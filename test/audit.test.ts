@@ -354,6 +354,52 @@ describe('cross-platform-secret-audit', () => {
     expect(strict.status).toBe(1);
   });
 
+  it('waits for the rate limits rather than leaving targets unread', async () => {
+    const aws = new SecretsManagerClient({
+      region: 'us-east-1',
+      endpoint: moto.endpoint,
+      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+    });
+    const vault = vaultClient(bao.endpoint, bao.token);
+    const docs: Obj[] = [];
+    for (let i = 0; i < 24; i++) docs.push(...(await provision(`bulk-${i}`, aws, vault, 100 + i)));
+    const estate = join(dir, 'bulk.yaml');
+    writeFileSync(estate, docs.map((d) => stringify(d)).join('---\n'));
+    const input = join(dir, 'slow-input.yaml');
+    writeFileSync(
+      input,
+      stringify({
+        apiVersion: 'secrets.fn.crossplatform.io/v1beta1',
+        kind: 'Input',
+        verification: {
+          aws: { credentials: 'aws', endpoint: moto.endpoint, rate: 20, burst: 4 },
+          vault: { address: bao.endpoint, credentials: 'vault', rate: 20, burst: 4 },
+          kubernetes: { credentials: 'kube', rate: 20, burst: 4 },
+        },
+      }),
+    );
+    const r = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        `--input=${input}`,
+        `--credentials=aws=${files.aws}`,
+        `--credentials=vault=${files.vault}`,
+        `--credentials=kube=${files.kube}`,
+        estate,
+        '-o',
+        'json',
+        '--progress',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    const report = JSON.parse(r.stdout) as { summary: Record<string, number> };
+    // 72 reads at 20 a second per platform: a few seconds of waiting, and nothing left unread.
+    expect(report.summary).toMatchObject({ targets: 72, InSync: 72, Unknown: 0 });
+    expect(r.stderr).toContain('audited 24 of 24 secrets');
+    expect(r.status).toBe(0);
+  }, 90_000);
+
   it('refuses bad usage with exit status 2 and a message naming the flag', () => {
     const r = spawnSync(process.execPath, [BIN, files.estate], { encoding: 'utf8' });
     expect(r.status).toBe(2);
@@ -364,6 +410,12 @@ describe('cross-platform-secret-audit', () => {
     const c = spawnSync(process.execPath, [BIN, `--input=${files.estate}`], { encoding: 'utf8' });
     expect(c.status).toBe(2);
     expect(c.stderr).toContain('holds no secrets.fn.crossplatform.io Input');
+    const broken = join(dir, 'broken.yaml');
+    writeFileSync(broken, 'kind: Secret\ndata:\n  v1: SENTINEL-IN-BROKEN-YAML\n    bad: [\n');
+    const y = audit([broken]);
+    expect(y.code).toBe(2);
+    expect(y.err).toMatch(/broken\.yaml: not valid YAML at line \d+, column \d+/);
+    expect(y.err).not.toContain('SENTINEL-IN-BROKEN-YAML');
     const none = audit([files.input]);
     expect(none.code).toBe(2);
     expect(none.err).toContain(`no CrossPlatformSecret in ${files.input}`);

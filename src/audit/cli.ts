@@ -17,6 +17,7 @@ import { getString, isObj, type Obj } from '../observe.js';
 import { storeName } from '../names.js';
 import { parseInput, type FunctionInput } from '../spec.js';
 import { Engine } from '../verify/engine.js';
+import { scrubError } from '../verify/scrub.js';
 import { kubernetesClient } from '../verify/kubernetes.js';
 import { Adapters, type StepCredentials } from '../verify/live.js';
 import { audit, DRIFT_STATES, type AuditRow } from './audit.js';
@@ -80,7 +81,13 @@ interface Args {
 function docs(text: string, what: string): Obj[] {
   const out: Obj[] = [];
   for (const d of parseAllDocuments(text)) {
-    if (d.errors.length > 0) throw new UsageError(`${what}: not YAML: ${d.errors[0]?.message}`);
+    const e = d.errors[0];
+    if (e !== undefined) {
+      // The parser's message quotes the offending line, which may hold a value or a token.
+      const at = e.linePos?.[0];
+      const where = at === undefined ? '' : ` at line ${String(at.line)}, column ${String(at.col)}`;
+      throw new UsageError(`${what}: not valid YAML${where} (${e.code})`);
+    }
     const v = d.toJS() as unknown;
     if (!isObj(v)) continue;
     // kubectl get -o yaml wraps what it lists in one List.
@@ -287,7 +294,15 @@ export async function run(
           'no kubeconfig: pass --kubeconfig, set KUBECONFIG, or give FILEs to read composites from',
         );
       }
-      const kc = kubernetesClient(args.kubeconfig, args.context);
+      let kc;
+      try {
+        kc = kubernetesClient(args.kubeconfig, args.context);
+      } catch (err) {
+        const why = /context/.test((err as Error).message)
+          ? (err as Error).message
+          : 'it is not a valid kubeconfig';
+        throw new UsageError(`cannot load the kubeconfig ${args.kubeconfig ?? ''}: ${why}`);
+      }
       composites = (await listCrossPlatformSecrets(kc, {
         ...(args.namespace === undefined ? {} : { namespace: args.namespace }),
       })) as Obj[];
@@ -305,7 +320,12 @@ export async function run(
         : undefined;
     }
   } catch (err) {
-    const message = err instanceof UsageError ? err.message : (err as Error).message;
+    // Only our own messages are shown: a client library's may quote the kubeconfig.
+    const message =
+      err instanceof UsageError
+        ? err.message
+        : `cannot list the composites: ${scrubError((err as Error).name)}` +
+          (isObj(err) && typeof err.code === 'number' ? ` (HTTP ${String(err.code)})` : '');
     io.stderr(`cross-platform-secret-audit: ${message}\n`);
     return 2;
   }

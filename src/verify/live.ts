@@ -5,6 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 
+import { parse } from 'yaml';
+
+import { isObj } from '../observe.js';
 import type { PlannedTarget } from '../plan.js';
 import type { AwsSettings, AzureSettings, Platform, VaultSettings } from '../spec.js';
 import type { VerificationInput } from '../spec.js';
@@ -197,6 +200,12 @@ export function buildAdapter(spec: AdapterSpec): AnyAdapter {
       if (spec.secret !== undefined && config === undefined) {
         throw new ConfigError('Kubernetes credentials: no key "kubeconfig"');
       }
+      if (config !== undefined && runsCommands(config)) {
+        throw new ConfigError(
+          'Kubernetes credentials: a kubeconfig user with an exec or auth-provider plugin is ' +
+            'refused: it would run a command in the function pod',
+        );
+      }
       return lazy(async () => {
         const { KubernetesAdapter, kubernetesClient } = await import('./kubernetes.js');
         const { KubeConfig } = await import('@kubernetes/client-node');
@@ -369,4 +378,19 @@ export function stepCredentials(
     if (c.credentialData !== undefined) out[name] = c.credentialData.data;
   }
   return out;
+}
+
+/** A kubeconfig whose users run plugins; unparsable text is left to the client to refuse. */
+function runsCommands(text: string): boolean {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch {
+    return false;
+  }
+  const users = isObj(doc) && Array.isArray(doc.users) ? (doc.users as unknown[]) : [];
+  return users.some((u) => {
+    const user = isObj(u) ? u.user : undefined;
+    return isObj(user) && (user.exec !== undefined || user['auth-provider'] !== undefined);
+  });
 }

@@ -32,7 +32,7 @@ export interface LiveReadings {
  * Crossplane gives a pipeline step a bounded time; the reads must leave the step most of it
  * whatever the input says.
  */
-export const MAX_BUDGET_MS = 30_000;
+export const MAX_BUDGET_MS = 25_000;
 
 /** A target suspected of drift, or still moving, is read again after this long. */
 const REREAD_MS = 30_000;

@@ -3,6 +3,8 @@
  * Crossplane loop the tests use: a first call, a steady state with every target observed ready,
  * and the middle of a canary rotation; for one target and for four.
  */
+import { createHash } from 'node:crypto';
+
 import {
   RunFunctionRequest,
   type RunFunctionRequest as Request,
@@ -88,6 +90,14 @@ export function goRequest(ours: Request): Request {
   });
 }
 
+/** Encoded with a tag as Crossplane makes it: the SHA-256 of the request's encoding. */
 export function encode(req: Request): Buffer {
-  return Buffer.from(RunFunctionRequest.encode(req).finish());
+  const untagged = RunFunctionRequest.encode({
+    ...req,
+    meta: { capabilities: [], ...req.meta, tag: '' },
+  }).finish();
+  const tag = createHash('sha256').update(untagged).digest('hex');
+  return Buffer.from(
+    RunFunctionRequest.encode({ ...req, meta: { capabilities: [], ...req.meta, tag } }).finish(),
+  );
 }

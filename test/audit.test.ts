@@ -26,7 +26,7 @@ import { kubernetesClient } from '../src/verify/kubernetes.js';
 import { vaultClient } from '../src/verify/vault.js';
 import { desiredObjects, request, ROOT, storeValue, testDeps } from './helpers.js';
 import { installCompositeCrd, startKubeApiServer, type KubeApiServer } from './kube-apiserver.js';
-import { startMoto, type Moto } from './moto.js';
+import { motoClient, startMoto, type Moto } from './moto.js';
 import { startOpenBao, type OpenBao } from './openbao.js';
 
 const BIN = `${ROOT}dist/audit/main.js`;
@@ -96,11 +96,7 @@ beforeAll(async () => {
   [moto, bao, kube] = await Promise.all([startMoto(), startOpenBao(), startKubeApiServer()]);
   kc = kubernetesClient(kube.kubeconfigPath);
   await objects(kc).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
-  const aws = new SecretsManagerClient({
-    region: 'us-east-1',
-    endpoint: moto.endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
+  const aws = motoClient(moto);
   const vault = vaultClient(bao.endpoint, bao.token);
   const estate = [
     ...(await provision('billing', aws, vault, 11)),
@@ -355,11 +351,7 @@ describe('cross-platform-secret-audit', () => {
   });
 
   it('waits for the rate limits rather than leaving targets unread', async () => {
-    const aws = new SecretsManagerClient({
-      region: 'us-east-1',
-      endpoint: moto.endpoint,
-      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-    });
+    const aws = motoClient(moto);
     const vault = vaultClient(bao.endpoint, bao.token);
     const docs: Obj[] = [];
     for (let i = 0; i < 24; i++) docs.push(...(await provision(`bulk-${i}`, aws, vault, 100 + i)));

@@ -4,10 +4,10 @@
  * function computes for the same request at any moment before T.
  */
 import { describe, expect, it } from '@jest/globals';
-import { RunFunctionResponse } from '@crossplane-org/function-sdk-typescript';
+import { RunFunctionRequest, RunFunctionResponse } from '@crossplane-org/function-sdk-typescript';
 import fc from 'fast-check';
 
-import { ResponseCache } from '../src/cache.js';
+import { requestTag, ResponseCache } from '../src/cache.js';
 import { cacheableUntil, runFunction } from '../src/function.js';
 import { ANNOTATION_ROTATE } from '../src/names.js';
 import type { Obj } from '../src/observe.js';
@@ -142,5 +142,27 @@ describe('response cache', () => {
     const off = new ResponseCache(0);
     off.set('a', b('A'), 100, 0);
     expect(off.get('a', 1)).toBeUndefined();
+  });
+});
+
+describe('request tags', () => {
+  const tagged = (tag: string) => {
+    const req = request(example('aws'));
+    return Buffer.from(
+      RunFunctionRequest.encode({ ...req, meta: { capabilities: [], ...req.meta, tag } }).finish(),
+    );
+  };
+
+  it("reads Crossplane's tag from the wire and keys the cache by it", () => {
+    const tag = 'ab'.repeat(32);
+    expect(requestTag(tagged(tag))).toBe(tag);
+    expect(ResponseCache.key(tagged(tag))).toBe(`t${tag}`);
+  });
+
+  it('hashes the bytes when the tag is not a SHA-256, or the bytes are not a request', () => {
+    expect(requestTag(tagged('test'))).toBeUndefined();
+    expect(ResponseCache.key(tagged('test'))).toMatch(/^h/);
+    expect(requestTag(Buffer.from([0x0a, 0xff, 0xff]))).toBeUndefined();
+    expect(requestTag(Buffer.alloc(0))).toBeUndefined();
   });
 });

@@ -31,7 +31,7 @@ import {
   type TestDeps,
 } from './helpers.js';
 import { countingProxy, type CountingProxy } from './loopback.js';
-import { startMoto, type Moto } from './moto.js';
+import { motoClient, startMoto, type Moto } from './moto.js';
 import { startOpenBao, type OpenBao } from './openbao.js';
 import { reconcile } from './provider-sim.js';
 
@@ -51,11 +51,7 @@ beforeAll(async () => {
     countingProxy(moto.endpoint),
     countingProxy(bao.endpoint),
   ]);
-  aws = new SecretsManagerClient({
-    region: 'us-east-1',
-    endpoint: moto.endpoint,
-    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
-  });
+  aws = motoClient(moto);
   admin = vaultClient(bao.endpoint, bao.token);
 }, 60_000);
 

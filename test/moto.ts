@@ -4,11 +4,22 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
 import { freePort, waitForHttp } from './loopback.js';
 
 export interface Moto {
   endpoint: string;
   stop(): void;
+}
+
+/** A client of moto's Secrets Manager with the keys moto accepts, for writing test data. */
+export function motoClient(moto: Moto, region = 'us-east-1'): SecretsManagerClient {
+  return new SecretsManagerClient({
+    region,
+    endpoint: moto.endpoint,
+    credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+  });
 }
 
 export async function startMoto(): Promise<Moto> {

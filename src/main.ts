@@ -1,6 +1,6 @@
 import { ResponseCache } from './cache.js';
 import { handle } from './function.js';
-import { Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { Engine } from './verify/engine.js';
 import { Adapters } from './verify/live.js';
 import { parseFlags, USAGE, UsageError } from './flags.js';
@@ -31,15 +31,15 @@ async function main(): Promise<void> {
   }
   const opts = parsed.options;
   const log = newLogger(opts.debug);
-  const metrics = new Metrics();
+  // Metrics are loaded once the gRPC server answers, so they never delay the first call.
+  let metrics: Metrics | undefined;
   const engine = new Engine({
     unknownTtlMs: UNKNOWN_TTL_MS,
     onCall: (platform, targets, errors, seconds) => {
-      metrics.verification(platform, targets, errors, seconds);
+      metrics?.verification(platform, targets, errors, seconds);
     },
   });
   const cache = new ResponseCache(opts.cacheSize);
-  metrics.cacheHits(() => cache.hits);
   const deps = {
     logger: log,
     random: cryptoRandomInt,
@@ -54,10 +54,10 @@ async function main(): Promise<void> {
     const composite = `${ns}/${getString(xr, 'metadata', 'name') ?? ''}`;
     try {
       const rsp = await handle(req, deps);
-      metrics.call(composite, rsp, (performance.now() - started) / 1000);
+      metrics?.call(composite, rsp, (performance.now() - started) / 1000);
       return rsp;
     } catch (err) {
-      metrics.call(composite, undefined, (performance.now() - started) / 1000);
+      metrics?.call(composite, undefined, (performance.now() - started) / 1000);
       throw err;
     }
   };
@@ -81,15 +81,18 @@ async function main(): Promise<void> {
     stop('SIGINT');
   });
   try {
+    server = await serve(opts, handler, log, opts.cacheSize > 0 ? cache : undefined);
     if (opts.metricsAddress !== '') {
+      const m = new (await import('./metrics.js')).Metrics();
+      m.cacheHits(() => cache.hits);
       const i = opts.metricsAddress.lastIndexOf(':');
-      const bound = await metrics.serve(
+      const bound = await m.serve(
         opts.metricsAddress.slice(0, i),
         Number(opts.metricsAddress.slice(i + 1)),
       );
+      metrics = m;
       log.info({ metricsPort: bound.port }, 'serving metrics');
     }
-    server = await serve(opts, handler, log, opts.cacheSize > 0 ? cache : undefined);
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'cannot start');
     process.exit(1);

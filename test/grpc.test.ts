@@ -58,6 +58,16 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
   });
 }
 
+/** The metrics endpoint starts once the gRPC server answers; its port is logged then. */
+async function metricsPort(s: Started): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const port = /"metricsPort":(\d+)/.exec(s.output())?.[1];
+    if (port !== undefined) return port;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no metrics port logged: ${s.output()}`);
+}
+
 function call(
   port: number,
   creds: grpc.ChannelCredentials,
@@ -169,18 +179,17 @@ describe('the command line', () => {
 
   it('serves Prometheus metrics on their own port', async () => {
     const s = await start(['--insecure', '--address=127.0.0.1:0', '--metrics-address=127.0.0.1:0']);
-    const port = /"metricsPort":(\d+)/.exec(s.output())?.[1];
-    expect(port).toBeDefined();
+    const port = await metricsPort(s);
     await call(s.port, grpc.credentials.createInsecure(), request(example('all-platforms')));
     await call(s.port, grpc.credentials.createInsecure(), request(example('aws'), { input: {} }));
-    const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(text).toMatch(/^cross_platform_secret_calls_total\{result="ok"\} 1$/m);
     expect(text).toMatch(/^cross_platform_secret_calls_total\{result="fatal"\} 1$/m);
     expect(text).toMatch(/^cross_platform_secret_call_duration_seconds_count 2$/m);
     // The four targets of the first call wait for their providers.
     expect(text).toMatch(/^cross_platform_secret_targets\{state="Pending"\} 4$/m);
     expect(text).toContain('process_resident_memory_bytes');
-    expect((await fetch(`http://127.0.0.1:${String(port)}/other`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
     s.child.kill('SIGTERM');
     expect(await s.exited).toBe(0);
   });
@@ -191,7 +200,7 @@ describe('the command line', () => {
     for (let i = 3; i >= 1; i--) c.reconcile(new Date(t0.getTime() - i * 60_000));
     const settled = request(c.xr, { observed: c.observed });
     const s = await start(['--insecure', '--address=127.0.0.1:0', '--metrics-address=127.0.0.1:0']);
-    const port = /"metricsPort":(\d+)/.exec(s.output())?.[1];
+    const port = await metricsPort(s);
     const insecure = grpc.credentials.createInsecure();
     const first = await call(s.port, insecure, settled);
     const second = await call(s.port, insecure, settled);
@@ -199,7 +208,7 @@ describe('the command line', () => {
     const bytes = (r: RunFunctionResponse) => Buffer.from(RunFunctionResponse.encode(r).finish());
     expect(bytes(second).equals(bytes(first))).toBe(true);
     expect(bytes(third).equals(bytes(first))).toBe(true);
-    const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(text).toMatch(/^cross_platform_secret_cached_responses_total 2$/m);
     expect(text).toMatch(/^cross_platform_secret_calls_total\{result="ok"\} 1$/m);
     s.child.kill('SIGTERM');

@@ -26,4 +26,7 @@ COPY apis/definition.yaml ./apis/definition.yaml
 COPY package/input ./package/input
 USER 65532:65532
 EXPOSE 9443 8080
-ENTRYPOINT ["/nodejs/bin/node", "dist/main.js", "--metrics-address=:8080"]
+# A 1 MiB young generation keeps RSS near 100 MiB under load at no measured cost in throughput
+# (BENCHMARKS.md).
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=1", "dist/main.js", \
+  "--metrics-address=:8080"]

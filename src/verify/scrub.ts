@@ -8,6 +8,7 @@ const PATTERNS: [RegExp, string][] = [
   [/\b(?:bearer|token)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '<token>'],
   [/\b(?:hvs|hvb|s|b)\.[A-Za-z0-9]{20,}\b/g, '<token>'],
   [/(signature|credential|x-amz-security-token)=[^&\s,]+/gi, '$1=<redacted>'],
+  [/(x-amz-security-token|authorization|x-vault-token)\s*:\s*\S+/gi, '$1: <redacted>'],
   [/\s+/g, ' '],
 ];
 

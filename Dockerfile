@@ -6,6 +6,10 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The build compiles the XRD's and the input's schemas into dist/validators.cjs.
+COPY scripts/compile-validators.mjs ./scripts/
+COPY apis/definition.yaml ./apis/definition.yaml
+COPY package/input ./package/input
 RUN npm run build
 
 # Dependency stage: production dependencies only.

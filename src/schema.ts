@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import standalone from 'ajv/dist/standalone/index.js';
 import { parse } from 'yaml';
 
 type JsonObject = Record<string, unknown>;
@@ -45,8 +46,14 @@ function closeObjects(schema: unknown): unknown {
   return out;
 }
 
-function newAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: false });
+function newAjv(source = false): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    useDefaults: true,
+    verbose: true,
+    strict: false,
+    ...(source ? { code: { source: true } } : {}),
+  });
   for (const k of [
     'x-kubernetes-list-type',
     'x-kubernetes-list-map-keys',
@@ -80,20 +87,39 @@ export function compileSchema(schema: unknown): ValidateFunction {
   return newAjv().compile(closeObjects(schema) as JsonObject);
 }
 
-/** Compiles the spec schema of the composite from the XRD, the single source of truth. */
-export function compileXrdSpec<T>(path = XRD_PATH): ValidateFunction<T> {
+function xrdSpecSchema(path: string): JsonObject {
   const xrd = loadYaml(path);
   const spec = child(xrd, 'spec', 'versions', 0, 'schema', 'openAPIV3Schema', 'properties', 'spec');
   if (!isObject(spec)) throw new Error(`cannot find spec schema in XRD "${path}"`);
-  return newAjv().compile<T>(closeObjects(spec) as JsonObject);
+  return closeObjects(spec) as JsonObject;
+}
+
+function inputSchema(path: string): JsonObject {
+  const crd = loadYaml(path);
+  const schema = child(crd, 'spec', 'versions', 0, 'schema', 'openAPIV3Schema');
+  if (!isObject(schema)) throw new Error(`cannot find schema in input CRD "${path}"`);
+  return closeObjects(schema) as JsonObject;
+}
+
+/** Compiles the spec schema of the composite from the XRD, the single source of truth. */
+export function compileXrdSpec<T>(path = XRD_PATH): ValidateFunction<T> {
+  return newAjv().compile<T>(xrdSpecSchema(path));
 }
 
 /** Compiles the schema of the function's input from its CRD. */
 export function compileInputCrd<T>(path = INPUT_CRD_PATH): ValidateFunction<T> {
-  const crd = loadYaml(path);
-  const schema = child(crd, 'spec', 'versions', 0, 'schema', 'openAPIV3Schema');
-  if (!isObject(schema)) throw new Error(`cannot find schema in input CRD "${path}"`);
-  return newAjv().compile<T>(closeObjects(schema) as JsonObject);
+  return newAjv().compile<T>(inputSchema(path));
+}
+
+/**
+ * Both validators as CommonJS source, for the build to write next to the compiled code: the
+ * first call then skips reading the YAML and compiling (about 150 ms of start-up).
+ */
+export function validatorsSource(): string {
+  const ajv = newAjv(true);
+  ajv.addSchema(xrdSpecSchema(XRD_PATH), 'spec');
+  ajv.addSchema(inputSchema(INPUT_CRD_PATH), 'input');
+  return standalone.default(ajv, { spec: 'spec', input: 'input' });
 }
 
 /** Turns a JSON pointer from ajv into the field path a Kubernetes user reads. */

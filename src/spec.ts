@@ -1,3 +1,5 @@
+import { createRequire } from 'node:module';
+
 import type { ValidateFunction } from 'ajv';
 
 import { compileInputCrd, compileXrdSpec, formatErrors } from './schema.js';
@@ -125,10 +127,26 @@ export type ParseResult<T> = { ok: true; value: T } | { ok: false; errors: strin
 let specValidator: ValidateFunction<SecretSpec> | undefined;
 let inputValidator: ValidateFunction<FunctionInput> | undefined;
 
-/** Compiling is the expensive part; do it once per process, on first use. */
+/** Written by the build (scripts/compile-validators.mjs) from the same schema files. */
+const PRECOMPILED = './validators.cjs';
+
+function precompiled(): { spec: unknown; input: unknown } | undefined {
+  try {
+    return createRequire(import.meta.url)(PRECOMPILED) as { spec: unknown; input: unknown };
+  } catch {
+    // Not built (running from source, as the tests do): compile at run time.
+    return undefined;
+  }
+}
+
+/** Compiling is the expensive part; do it once per process, on first use, or not at all. */
 function validators(): [ValidateFunction<SecretSpec>, ValidateFunction<FunctionInput>] {
-  specValidator ??= compileXrdSpec<SecretSpec>();
-  inputValidator ??= compileInputCrd<FunctionInput>();
+  if (specValidator === undefined || inputValidator === undefined) {
+    const built = precompiled();
+    specValidator = (built?.spec as ValidateFunction<SecretSpec> | undefined) ?? compileXrdSpec();
+    inputValidator =
+      (built?.input as ValidateFunction<FunctionInput> | undefined) ?? compileInputCrd();
+  }
   return [specValidator, inputValidator];
 }
 

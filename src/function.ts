@@ -314,20 +314,21 @@ export function runFunction(
         written: o.written,
         now,
       });
-      if (t.name === originName && lj.status.state === 'Drifted') {
-        // The origin's own new value is the source, not drift: adopted, never healed.
-        lj.status = {
-          ...lj.status,
-          state: 'Adopting',
-          message:
-            next.version === stored.version && stored.rotation === undefined
-              ? 'a new value at the origin, not adopted (see the events)'
-              : 'a new value at the origin; adopted as the next version',
-        };
+      const isOrigin = t.name === originName;
+      if (isOrigin && lj.drift?.reason === 'LiveValueDiffers') {
+        // The origin's own new value is the source, not drift: adopted, never overwritten.
+        let message = 'a new value at the origin; adopted when the running rotation ends';
+        if (origin?.refused !== undefined) {
+          message = 'a new value at the origin, not adopted (see the OriginValueRefused event)';
+        } else if (adopted !== undefined) {
+          message = `a new value at the origin; adopted as version ${String(next.version)}`;
+        }
+        lj.status = { ...lj.status, state: 'Adopting', message };
         lj.drift = undefined;
       }
       if (lj.drift !== undefined && judged.drift.state !== 'Failed') {
-        const enforce = spec.value.drift?.policy !== 'Alert';
+        // The origin is never overwritten: its other drifts are reported, as under Alert.
+        const enforce = spec.value.drift?.policy !== 'Alert' && !isOrigin;
         Object.assign(judged, liveDrift(lj.drift, enforce, previous.get(t.name)?.drift, now));
         if (enforce) heal = healToken(t.name, judged.drift.since);
       }

@@ -121,4 +121,4 @@ const audit = spawnSync(process.execPath, [`${root}dist/audit/main.js`, ...args]
 });
 process.stdout.write(`exit status ${audit.status}\n`);
 stop();
-process.exit(0);
+process.exit(audit.status ?? 2);

@@ -301,7 +301,8 @@ export async function run(
         const why = /context/.test((err as Error).message)
           ? (err as Error).message
           : 'it is not a valid kubeconfig';
-        throw new UsageError(`cannot load the kubeconfig ${args.kubeconfig ?? ''}: ${why}`);
+        const which = args.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config';
+        throw new UsageError(`cannot load the kubeconfig ${which}: ${why}`);
       }
       composites = (await listCrossPlatformSecrets(kc, {
         ...(args.namespace === undefined ? {} : { namespace: args.namespace }),

@@ -30,11 +30,12 @@ import {
   DEFAULT_AWS_RECOVERY_WINDOW,
   planTargets,
   rotationPolicy,
+  type Plan,
   type PlannedTarget,
 } from './plan.js';
 import { resolveValue, SOURCE_REQUIREMENT, sourceSelector } from './resolve.js';
-import { managementPolicies, type ManagementPolicy } from './policies.js';
-import { fingerprint, step, type StepOutput } from './rotation.js';
+import { managementPolicies } from './policies.js';
+import { fingerprint, step, type Policy, type StepOutput } from './rotation.js';
 import { parseInput, parseSpec, type FunctionInput, type SecretSpec } from './spec.js';
 import {
   conditions,
@@ -75,8 +76,10 @@ export function cacheableUntil(rsp: RunFunctionResponse): number {
 
 /** RunFunction with live verification first, when the pipeline step asks for it. */
 export async function handle(req: RunFunctionRequest, deps: Deps): Promise<RunFunctionResponse> {
-  const live = deps.live === undefined ? undefined : await readLive(req, deps.live);
-  return runFunction(req, deps, live);
+  const p = prepare(req);
+  if (!p.ok) return p.rsp;
+  const live = deps.live === undefined ? undefined : await readLive(req, p.value, deps.live);
+  return compose(req, p.value, deps, live);
 }
 
 const DEFAULT_TTL_SECONDS = 60;
@@ -125,56 +128,81 @@ function observedObjects(req: RunFunctionRequest): Record<string, Obj> {
   return out;
 }
 
+/** What every call works from, once the composite, its spec and the input are valid. */
+export interface Prepared {
+  xr: unknown;
+  name: string;
+  namespace: string;
+  input: FunctionInput;
+  spec: SecretSpec;
+  plan: Plan;
+  policy: Policy;
+}
+
+/** Validates the request once; a failure is the one fatal result to answer with. */
+export function prepare(
+  req: RunFunctionRequest,
+): { ok: true; value: Prepared } | { ok: false; rsp: RunFunctionResponse } {
+  const refuse = (reason: string, message: string) => ({
+    ok: false as const,
+    rsp: fatal(baseResponse(req), reason, message),
+  });
+  const xr = req.observed?.composite?.resource;
+  const name = getString(xr, 'metadata', 'name') ?? '';
+  const namespace = getString(xr, 'metadata', 'namespace') ?? '';
+  if (name === '' || namespace === '') {
+    return refuse(
+      'InvalidComposite',
+      'cannot compose: the observed composite has no metadata.name or metadata.namespace',
+    );
+  }
+  const input = parseInput(req.input);
+  if (!input.ok) return refuse('InvalidInput', `invalid input: ${input.errors.join('; ')}`);
+  const spec = parseSpec(isObj(xr) ? xr.spec : undefined);
+  if (!spec.ok) return refuse('InvalidSpec', `invalid spec: ${spec.errors.join('; ')}`);
+  const plan = planTargets(spec.value, input.value, {
+    composite: { name, namespace },
+    storeName: storeName(name),
+  });
+  const { policy, errors } = rotationPolicy(spec.value, input.value, `${namespace}/${name}`);
+  const specErrors = [...plan.errors, ...errors];
+  if (specErrors.length > 0) return refuse('InvalidSpec', `invalid spec: ${specErrors.join('; ')}`);
+  return {
+    ok: true,
+    value: { xr, name, namespace, input: input.value, spec: spec.value, plan, policy },
+  };
+}
+
 export function runFunction(
   req: RunFunctionRequest,
   deps: Deps,
   live?: LiveReadings,
 ): RunFunctionResponse {
+  const p = prepare(req);
+  return p.ok ? compose(req, p.value, deps, live) : p.rsp;
+}
+
+function compose(
+  req: RunFunctionRequest,
+  p: Prepared,
+  deps: Deps,
+  live: LiveReadings | undefined,
+): RunFunctionResponse {
   const now = deps.now();
   const rsp = baseResponse(req);
-  const xr = req.observed?.composite?.resource;
-  const name = getString(xr, 'metadata', 'name') ?? '';
-  const namespace = getString(xr, 'metadata', 'namespace') ?? '';
+  const { xr, name, namespace, input, spec, plan, policy } = p;
   const log = deps.logger.child({ composite: `${namespace}/${name}` });
-
-  if (name === '' || namespace === '') {
-    return fatal(
-      rsp,
-      'InvalidComposite',
-      'cannot compose: the observed composite has no metadata.name or metadata.namespace',
-    );
-  }
-
-  const input = parseInput(req.input);
-  if (!input.ok) return fatal(rsp, 'InvalidInput', `invalid input: ${input.errors.join('; ')}`);
-  const spec = parseSpec(isObj(xr) ? xr.spec : undefined);
-  if (!spec.ok) return fatal(rsp, 'InvalidSpec', `invalid spec: ${spec.errors.join('; ')}`);
-
   const store = storeName(name);
-  const plan = planTargets(spec.value, input.value, {
-    composite: { name, namespace },
-    storeName: store,
-  });
-  const { policy, errors: policyErrors } = rotationPolicy(
-    spec.value,
-    input.value,
-    `${namespace}/${name}`,
-  );
-  const specErrors = [...plan.errors, ...policyErrors];
-  if (specErrors.length > 0) {
-    return fatal(rsp, 'InvalidSpec', `invalid spec: ${specErrors.join('; ')}`);
-  }
 
   // Requirements must be returned on every call, or Crossplane sees them change and calls again.
-  const selector = sourceSelector(spec.value, namespace);
+  const selector = sourceSelector(spec, namespace);
   if (selector !== undefined) {
     rsp.requirements = Requirements.fromPartial({ resources: { [SOURCE_REQUIREMENT]: selector } });
   }
   const required = req.requiredResources[SOURCE_REQUIREMENT];
 
   const previous = previousTargets(xr);
-  const policies = managementPolicies(spec.value);
-  const originName = spec.value.targets.find((x) => x.origin === true)?.name;
+  const originName = spec.targets.find((x) => x.origin === true)?.name;
   const contexts = plan.targets.map((t) => ({
     target: t,
     ctx: {
@@ -182,11 +210,10 @@ export function runFunction(
       target: t.name,
       storeName: store,
       providerConfigRef: t.providerConfigRef,
-      // The origin's platform writes the value; its managed resources may never overwrite it.
-      policies: t.name === originName ? withoutUpdate(policies) : policies,
+      policies: managementPolicies(spec, t.name === originName),
       defaults: {
         awsRecoveryWindowInDays:
-          input.value.defaults?.aws?.recoveryWindowInDays ?? DEFAULT_AWS_RECOVERY_WINDOW,
+          input.defaults?.aws?.recoveryWindowInDays ?? DEFAULT_AWS_RECOVERY_WINDOW,
       },
     },
   }));
@@ -198,7 +225,7 @@ export function runFunction(
   const resolution = resolveValue({
     token,
     lost,
-    spec: spec.value,
+    spec: spec,
     store: storeRead,
     storeName: store,
     namespace,
@@ -228,7 +255,7 @@ export function runFunction(
   const from = resolution.store;
   const committed = from.values.get(from.version);
   const inFlight = from.rotation === undefined ? undefined : from.values.get(from.rotation.to);
-  const origin = adoptFromOrigin(spec.value, live, from.values, input.value, plan.targets);
+  const origin = adoptFromOrigin(spec, live, from.values, input, plan.targets);
   const adopted = origin?.value;
   const fresh = resolution.source ?? adopted;
   const next = step({
@@ -241,7 +268,7 @@ export function runFunction(
       problem: observations[i]?.problem ?? '',
     })),
     token,
-    newValue: () => fresh ?? newValue(spec.value, deps),
+    newValue: () => fresh ?? newValue(spec, deps),
     sourceFingerprint: fresh === undefined ? undefined : fingerprint(fresh),
     ...(originName === undefined ? {} : { sourceLabel: `origin target ${originName}` }),
     previousPhase: getString(xr, 'status', 'rotation', 'phase'),
@@ -293,7 +320,7 @@ export function runFunction(
     const composedCtx: TargetContext = { ...ctx, values: stored.values, version };
     const external = t.module.externalName(t.settings, namespace);
     const judged = judgeDrift({
-      enforce: spec.value.drift?.policy !== 'Alert',
+      enforce: spec.drift?.policy !== 'Alert',
       observation: o,
       desiredVersion: version,
       previous: previous.get(t.name),
@@ -328,7 +355,7 @@ export function runFunction(
       }
       if (lj.drift !== undefined && judged.drift.state !== 'Failed') {
         // The origin is never overwritten: its other drifts are reported, as under Alert.
-        const enforce = spec.value.drift?.policy !== 'Alert' && !isOrigin;
+        const enforce = spec.drift?.policy !== 'Alert' && !isOrigin;
         Object.assign(judged, liveDrift(lj.drift, enforce, previous.get(t.name)?.drift, now));
         if (enforce) heal = healToken(t.name, judged.drift.since);
       }
@@ -358,13 +385,13 @@ export function runFunction(
     }
     status.targets.push(ts);
   });
-  identityErrors.push(...takeovers(emitted, observed, spec.value.deletion?.policy === 'Orphan'));
+  identityErrors.push(...takeovers(emitted, observed, spec.deletion?.policy === 'Orphan'));
   if (identityErrors.length > 0) {
     rsp.desired = baseResponse(req).desired;
     return fatal(rsp, 'InvalidSpec', `invalid spec: ${identityErrors.join('; ')}`);
   }
 
-  const orphan = spec.value.deletion?.policy === 'Orphan';
+  const orphan = spec.deletion?.policy === 'Orphan';
   const keep = new Set([...Object.keys(desired.resources), STORE_KEY]);
   for (const [key, obj] of Object.entries(retiring(keep, observed, orphan))) {
     desired.resources[key] = resource(obj, true);
@@ -389,9 +416,9 @@ export function runFunction(
   if (origin?.refused !== undefined) {
     result(rsp, Severity.SEVERITY_WARNING, 'OriginValueRefused', redact.scrub(origin.refused));
   }
-  const originIndex = spec.value.targets.findIndex((x) => x.origin === true);
+  const originIndex = spec.targets.findIndex((x) => x.origin === true);
   const originPlatform = plan.targets[originIndex]?.platform;
-  if (originPlatform !== undefined && input.value.verification?.[originPlatform] === undefined) {
+  if (originPlatform !== undefined && input.verification?.[originPlatform] === undefined) {
     result(
       rsp,
       Severity.SEVERITY_WARNING,
@@ -508,14 +535,6 @@ function adoptFromOrigin(
     };
   }
   return { value };
-}
-
-/** Everything the policies allow except overwriting the external secret. */
-function withoutUpdate(policies: ManagementPolicy[]): ManagementPolicy[] {
-  const all: ManagementPolicy[] = policies.includes('*')
-    ? ['Observe', 'Create', 'Update', 'Delete', 'LateInitialize']
-    : policies;
-  return all.filter((p) => p !== 'Update');
 }
 
 /** A drift found by reading the platform, in the shape and with the memory of any other. */

@@ -1,18 +1,15 @@
 /**
  * The live reads of one function call: which targets to read, read through the shared engine
- * within the step's budget. Anything wrong with the input or spec is left to the compose step
- * to report; here it just means nothing is read.
+ * within the step's budget, for a request already validated by the function.
  */
 import { createHash } from 'node:crypto';
 
 import type { RunFunctionRequest } from '@crossplane-org/function-sdk-typescript';
 
 import { parseDuration } from '../duration.js';
-import { storeName } from '../names.js';
-import { get, getString, isObj } from '../observe.js';
-import { planTargets } from '../plan.js';
+import type { Prepared } from '../function.js';
+import { get, isObj } from '../observe.js';
 import { previousTargets } from '../previous.js';
-import { parseInput, parseSpec } from '../spec.js';
 import type { Engine, LiveItem, Reading } from './engine.js';
 import { planLive, stepCredentials, type Adapters } from './live.js';
 
@@ -40,33 +37,22 @@ const SUSPECT = new Set(['Drifted', 'Missing', 'Deleted', 'Behind', 'Adopting'])
 
 export async function readLive(
   req: RunFunctionRequest,
+  p: Prepared,
   deps: LiveDeps,
 ): Promise<LiveReadings | undefined> {
-  if (!isObj(req.input) || !isObj(req.input.verification)) return undefined;
-  const xr = req.observed?.composite?.resource;
-  const name = getString(xr, 'metadata', 'name') ?? '';
-  const namespace = getString(xr, 'metadata', 'namespace') ?? '';
-  if (name === '' || namespace === '') return undefined;
-  const input = parseInput(req.input);
-  const spec = parseSpec(isObj(xr) ? xr.spec : undefined);
-  if (!input.ok || !spec.ok || input.value.verification === undefined) return undefined;
-  const config = input.value.verification;
-  const plan = planTargets(spec.value, input.value, {
-    composite: { name, namespace },
-    storeName: storeName(name),
-  });
-  if (plan.errors.length > 0) return undefined;
+  const { xr, namespace, spec, plan } = p;
+  const config = p.input.verification;
+  if (config === undefined) return undefined;
   const budgetMs = Math.min(parseDuration(config.budget) ?? 10_000, MAX_BUDGET_MS);
   const ttlMs = parseDuration(config.ttl) ?? 300_000;
-  const origin = spec.value.targets.find((t) => t.origin === true)?.name;
+  const origin = spec.targets.find((t) => t.origin === true)?.name;
   const lp = planLive(
     plan.targets,
     config,
     namespace,
     stepCredentials(req.credentials),
     deps.adapters,
-    { budgetMs, ttlMs },
-    origin,
+    { budgetMs, ttlMs, ...(origin === undefined ? {} : { origin }) },
   );
   const previous = previousTargets(xr);
   const items: LiveItem[] = lp.items.map((r) => ({

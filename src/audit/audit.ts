@@ -42,8 +42,6 @@ export interface AuditOptions {
   /** The value store of a composite (the Secret `<name>.value-store`), if it can be read. */
   store?: (namespace: string, name: string) => Promise<Obj | undefined>;
   onProgress?: (done: number, total: number) => void;
-  /** Rewords a problem for the reader (the command names its flags). */
-  explain: (problem: string) => string;
 }
 
 /** States that are drift: the exit status of the command is non-zero when any row has one. */
@@ -96,6 +94,7 @@ async function auditOne(xr: Obj, opts: AuditOptions): Promise<AuditRow[]> {
   const lp = planLive(plan.targets, config, namespace, opts.credentials, opts.adapters, {
     budgetMs,
     ttlMs,
+    missing: (name) => `no credentials named "${name}": pass --credentials=${name}=FILE`,
   });
   const got = await opts.engine.verify(
     lp.items.map((r) => r.item),
@@ -123,7 +122,7 @@ async function auditOne(xr: Obj, opts: AuditOptions): Promise<AuditRow[]> {
     const reading = readings.get(t.name);
     const problem = lp.problems.get(t.name);
     if (reading === undefined) {
-      const why = opts.explain(problem ?? `input.verification.${t.platform} is not set`);
+      const why = problem ?? `input.verification.${t.platform} is not set`;
       return { ...row, state: 'Unknown', against: 'none', message: why };
     }
     if (stored.kind === 'ok') {

@@ -56,13 +56,6 @@ found (or a target unknown, with --fail-on-unknown), 2 usage or setup error.
 
 class UsageError extends Error {}
 
-/** The function's message for a missing credentials entry, and the command's own. */
-const MISSING_CREDENTIALS = new RegExp(
-  '^the pipeline step has no credentials named "([^"]+)" ' +
-    '\\(input\\.verification\\.\\w+\\.credentials\\)$',
-);
-const FLAG_FOR_CREDENTIALS = 'no credentials named "$1": pass --credentials=$1=FILE';
-
 interface Args {
   files: string[];
   input: FunctionInput;
@@ -339,7 +332,6 @@ export async function run(
     adapters: new Adapters(),
     concurrency: args.concurrency,
     timeoutMs: args.timeoutMs,
-    explain: (problem) => problem.replace(MISSING_CREDENTIALS, FLAG_FOR_CREDENTIALS),
     ...(store === undefined ? {} : { store }),
     ...(args.progress
       ? {

@@ -260,15 +260,29 @@ const SHAPELESS = new Set(['rate', 'burst', 'concurrency', 'credentials']);
  * The live reads for a composite's targets. A platform that the input does not name is not
  * read; one whose credentials are missing or malformed is reported per target, never fatal.
  */
+function stepLacks(credentials: string, platform: Platform): string {
+  return (
+    `the pipeline step has no credentials named "${credentials}" ` +
+    `(input.verification.${platform}.credentials)`
+  );
+}
+
 export function planLive(
   targets: readonly PlannedTarget[],
   config: VerificationInput,
   namespace: string,
   credentials: StepCredentials,
   adapters: Adapters,
-  timing: { budgetMs: number; ttlMs: number },
-  origin?: string,
+  opts: {
+    budgetMs: number;
+    ttlMs: number;
+    /** The origin target, whose reading keeps the value for adoption. */
+    origin?: string;
+    /** Says how to supply a credentials entry the input names and the caller lacks. */
+    missing?: (credentials: string, platform: Platform) => string;
+  },
 ): LivePlan {
+  const missing = opts.missing ?? stepLacks;
   const items: LiveTargetRef[] = [];
   const problems = new Map<string, string>();
   for (const t of targets) {
@@ -279,11 +293,7 @@ export function planLive(
     if (settings.credentials !== undefined) {
       secret = credentials[settings.credentials];
       if (secret === undefined) {
-        problems.set(
-          t.name,
-          `the pipeline step has no credentials named "${settings.credentials}" ` +
-            `(input.verification.${t.platform}.credentials)`,
-        );
+        problems.set(t.name, missing(settings.credentials, t.platform));
         continue;
       }
     }
@@ -295,7 +305,7 @@ export function planLive(
       problems.set(t.name, err.message);
       continue;
     }
-    const capture = origin === t.name;
+    const capture = opts.origin === t.name;
     let target;
     try {
       target = liveTarget(t, namespace, settings, capture);
@@ -318,11 +328,11 @@ export function planLive(
         adapter,
         target,
         limits: limitsOf(settings),
-        ttlMs: timing.ttlMs,
+        ttlMs: opts.ttlMs,
       },
     });
   }
-  return { items, problems, budgetMs: timing.budgetMs };
+  return { items, problems, budgetMs: opts.budgetMs };
 }
 
 function liveTarget(

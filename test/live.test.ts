@@ -30,7 +30,7 @@ import {
   userVisibleStrings,
   type TestDeps,
 } from './helpers.js';
-import { countingProxy, type CountingProxy } from './loopback.js';
+import { countingProxy, listenLoopback, type CountingProxy } from './loopback.js';
 import { motoClient, startMoto, type Moto } from './moto.js';
 import { startOpenBao, type OpenBao } from './openbao.js';
 import { reconcile } from './provider-sim.js';
@@ -366,9 +366,10 @@ describe('live verification in the function', () => {
 
 describe('live verification when a platform cannot be read', () => {
   const hang = createTcp(() => undefined);
+  let hangPort = 0;
 
   beforeAll(async () => {
-    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    hangPort = (await listenLoopback(hang)).port;
   });
 
   afterAll(() => {
@@ -376,9 +377,7 @@ describe('live verification when a platform cannot be read', () => {
   });
 
   it('a Vault that does not answer is unknown, within the budget, and never drift', async () => {
-    const a = hang.address();
-    const port = typeof a === 'object' && a !== null ? a.port : 0;
-    const life = new Life(composite('silent'), input(`http://127.0.0.1:${String(port)}`));
+    const life = new Life(composite('silent'), input(`http://127.0.0.1:${String(hangPort)}`));
     await life.call();
     const started = Date.now();
     const rsp = await life.call();

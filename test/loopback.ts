@@ -1,5 +1,5 @@
 /** Helpers for peers the tests start on loopback. */
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -74,4 +74,12 @@ export async function countingProxy(target: string): Promise<CountingProxy> {
       server.close();
     },
   };
+}
+
+/** Listens on a free loopback port; resolves with its URL (for HTTP servers) and port. */
+export async function listenLoopback(server: Server): Promise<{ url: string; port: number }> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  const port = typeof a === 'object' && a !== null ? a.port : 0;
+  return { url: `http://127.0.0.1:${String(port)}`, port };
 }

@@ -22,6 +22,7 @@ import {
   type KubernetesLiveTarget,
 } from '../src/verify/kubernetes.js';
 import { startKubeApiServer, type KubeApiServer } from './kube-apiserver.js';
+import { listenLoopback } from './loopback.js';
 
 const SENTINEL = 'SENTINEL-kube-7c1e-"value"\n';
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -207,9 +208,10 @@ describe('the Kubernetes adapter when the API server throttles', () => {
       }),
     );
   });
+  let throttlingPort = 0;
 
   beforeAll(async () => {
-    await new Promise<void>((r) => throttling.listen(0, '127.0.0.1', r));
+    throttlingPort = (await listenLoopback(throttling)).port;
   });
 
   afterAll(() => {
@@ -217,12 +219,9 @@ describe('the Kubernetes adapter when the API server throttles', () => {
   });
 
   it('is unknown, throttled', async () => {
-    const a = throttling.address();
-    const port = typeof a === 'object' && a !== null ? a.port : 0;
-    const r = await new KubernetesAdapter(configFor(`http://127.0.0.1:${String(port)}`)).observe(
-      [target('a', 'db')],
-      budget(),
-    );
+    const r = await new KubernetesAdapter(
+      configFor(`http://127.0.0.1:${String(throttlingPort)}`),
+    ).observe([target('a', 'db')], budget());
     expect(r.get('a')).toEqual({ state: 'unknown', error: 'throttled by the Kubernetes API' });
   });
 });
@@ -239,9 +238,10 @@ describe('the Kubernetes adapter when the API server does not answer', () => {
       closed += 1;
     });
   });
+  let hangPort = 0;
 
   beforeAll(async () => {
-    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    hangPort = (await listenLoopback(hang)).port;
   });
 
   afterAll(() => {
@@ -250,9 +250,7 @@ describe('the Kubernetes adapter when the API server does not answer', () => {
   });
 
   it('is unknown within the budget, with at most 4 reads in flight', async () => {
-    const a = hang.address();
-    const port = typeof a === 'object' && a !== null ? a.port : 0;
-    const silent = new KubernetesAdapter(configFor(`https://127.0.0.1:${String(port)}`));
+    const silent = new KubernetesAdapter(configFor(`https://127.0.0.1:${String(hangPort)}`));
     const targets = Array.from({ length: 10 }, (_, i) => target(`t${String(i)}`, 'db'));
     const started = Date.now();
     const r = await silent.observe(targets, AbortSignal.timeout(300));

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { VaultAdapter, vaultClient, type VaultLiveTarget } from '../src/verify/vault.js';
 import { startOpenBao, type OpenBao } from './openbao.js';
+import { listenLoopback } from './loopback.js';
 
 const SENTINEL = 'SENTINEL-vault-5d2a-"value"\n';
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -93,9 +94,10 @@ describe('the Vault adapter against OpenBao', () => {
 
 describe('the Vault adapter when Vault does not answer', () => {
   const hang = createServer(() => undefined);
+  let hangPort = 0;
 
   beforeAll(async () => {
-    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    hangPort = (await listenLoopback(hang)).port;
   });
 
   afterAll(() => {
@@ -104,9 +106,7 @@ describe('the Vault adapter when Vault does not answer', () => {
   });
 
   it('is unknown within the budget', async () => {
-    const a = hang.address();
-    const port = typeof a === 'object' && a !== null ? a.port : 0;
-    const silent = new VaultAdapter(vaultClient(`http://127.0.0.1:${String(port)}`, 'root'));
+    const silent = new VaultAdapter(vaultClient(`http://127.0.0.1:${String(hangPort)}`, 'root'));
     const started = Date.now();
     const r = await silent.observe([v2('a', 'x')], AbortSignal.timeout(300));
     expect(Date.now() - started).toBeLessThan(3000);
@@ -127,9 +127,10 @@ describe('the Vault adapter when something else answers at the address', () => {
     const [status, type, body] = answers[i] ?? [500, 'text/plain', ''];
     res.writeHead(status, { 'Content-Type': type }).end(body);
   });
+  let otherPort = 0;
 
   beforeAll(async () => {
-    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    otherPort = (await listenLoopback(other)).port;
   });
 
   afterAll(() => {
@@ -137,9 +138,7 @@ describe('the Vault adapter when something else answers at the address', () => {
   });
 
   it('is unknown, never missing: a proxy or a wrong address proves nothing', async () => {
-    const a = other.address();
-    const port = typeof a === 'object' && a !== null ? a.port : 0;
-    const wrong = new VaultAdapter(vaultClient(`http://127.0.0.1:${String(port)}`, 'root'));
+    const wrong = new VaultAdapter(vaultClient(`http://127.0.0.1:${String(otherPort)}`, 'root'));
     for (i = 0; i < answers.length; i++) {
       const r = await wrong.observe([v2('a', 'x')], budget());
       expect([i, r.get('a')?.state]).toEqual([i, 'unknown']);
@@ -152,7 +151,7 @@ describe('the Vault adapter when something else answers at the address', () => {
     expect(r.get('a')).toEqual({ state: 'missing' });
   });
 
-  it('a Base64 target holding text that is not base64 matches nothing and is never kept', async () => {
+  it('Base64 target, text not in base64: matches nothing and is never kept', async () => {
     await admin.write('secret/data/team-a/b64', { data: { password: 'not base64 at all!' } });
     const t = { ...v2('a', 'team-a/b64'), encoding: 'Base64' as const, capture: true };
     const r = await adapter.observe([t], budget());

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 
 import NodeVault from 'node-vault';
 
+import { isObj, type Obj } from '../observe.js';
 import { liveBytes } from './bytes.js';
 import { DEFAULT_CONCURRENCY, eachLimited } from './pool.js';
 import { scrubError } from './scrub.js';
@@ -29,14 +30,8 @@ interface Failure {
   code?: string;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function record(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-    ? (v as Record<string, unknown>)
-    : {};
+function record(v: unknown): Obj {
+  return isObj(v) ? v : {};
 }
 
 /** KV v2 reports its version as a number; anything else is no version. */
@@ -148,8 +143,8 @@ export class VaultAdapter implements Adapter<VaultLiveTarget> {
         await Promise.race([this.client.read(path, { timeout: 10_000 }), aborted]),
       );
       const data = body.data;
-      const values = t.kvVersion === 2 && isRecord(data) ? data.data : data;
-      if (!isRecord(data) || !isRecord(values)) {
+      const values = t.kvVersion === 2 && isObj(data) ? data.data : data;
+      if (!isObj(data) || !isObj(values)) {
         return { state: 'unknown', error: 'the answer is not a Vault KV secret' };
       }
       const meta = record(data.metadata);

@@ -5,12 +5,21 @@
 import { describe, expect, it } from '@jest/globals';
 import { Severity } from '@crossplane-org/function-sdk-typescript';
 
+import { audit } from '../src/audit/audit.js';
 import { runFunction } from '../src/function.js';
 import type { Obj } from '../src/observe.js';
 import { planTargets } from '../src/plan.js';
 import { parseSpec, type VerificationInput } from '../src/spec.js';
+import { Engine } from '../src/verify/engine.js';
 import { Adapters, planLive } from '../src/verify/live.js';
-import { compositionInput, example, request, testDeps } from './helpers.js';
+import {
+  compositionInput,
+  desiredObjects,
+  example,
+  request,
+  storeValue,
+  testDeps,
+} from './helpers.js';
 
 const EXEC_KUBECONFIG = `apiVersion: v1
 kind: Config
@@ -102,5 +111,50 @@ describe('live verification setup', () => {
       'spec.targets[0].origin: has no effect: the Composition does not read aws ' +
         '(input.verification.aws is not set)',
     );
+  });
+});
+
+describe('audit rows', () => {
+  it('never carry a stored value, even when a platform quotes it in an error', async () => {
+    const xr = example('vault');
+    const rsp = runFunction(request(xr, { input: null }), testDeps());
+    const store = desiredObjects(rsp).store as Obj;
+    const value = storeValue(rsp).toString('utf8');
+    const echoing = {
+      platform: 'vault' as const,
+      observe: (targets: readonly { id: string }[]) =>
+        Promise.resolve(
+          new Map(targets.map((t) => [t.id, { state: 'unknown' as const, error: `bad ${value}` }])),
+        ),
+    };
+    const rows = await audit([xr], {
+      input: {
+        apiVersion: 'secrets.fn.crossplatform.io/v1beta1',
+        kind: 'Input',
+        verification: {
+          ttl: '5m',
+          budget: '10s',
+          vault: {
+            address: 'http://127.0.0.1:1',
+            credentials: 'v',
+            rate: 10,
+            burst: 20,
+            concurrency: 4,
+          },
+        },
+      },
+      credentials: { v: { credentials: Buffer.from('{"token":"t"}') } },
+      engine: new Engine({ unknownTtlMs: 0 }),
+      adapters: new Adapters(() => echoing),
+      concurrency: 1,
+      timeoutMs: 1000,
+      store: () => Promise.resolve(store),
+    });
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) {
+      expect(r.state).toBe('Unknown');
+      expect(r.message.startsWith('bad ')).toBe(true);
+      expect(JSON.stringify(r)).not.toContain(value);
+    }
   });
 });

@@ -10,6 +10,7 @@ import { storeName } from '../names.js';
 import { planTargets } from '../plan.js';
 import { parseSpec, type FunctionInput } from '../spec.js';
 import { readStore } from '../store.js';
+import { Redactor } from '../value.js';
 import { parseDuration } from '../duration.js';
 import type { Engine, Reading } from '../verify/engine.js';
 import { planLive, type Adapters, type StepCredentials } from '../verify/live.js';
@@ -112,7 +113,15 @@ async function auditOne(xr: Obj, opts: AuditOptions): Promise<AuditRow[]> {
   const reported = reportedVersions(xr);
   const majority = stored.kind === 'ok' ? undefined : commonHash(readings);
 
+  // A platform's error text may quote what it holds; no stored value leaves in a row.
+  const redact = new Redactor(stored.kind === 'ok' ? [...stored.store.values.values()] : []);
+  const hashes = stored.kind === 'ok' ? versionHashes(stored.store.values) : undefined;
   return plan.targets.map((t): AuditRow => {
+    const row = judgeRow(t);
+    return { ...row, message: redact.scrub(row.message) };
+  });
+
+  function judgeRow(t: (typeof plan.targets)[number]): AuditRow {
     const row = {
       ...base,
       target: t.name,
@@ -125,13 +134,13 @@ async function auditOne(xr: Obj, opts: AuditOptions): Promise<AuditRow[]> {
       const why = problem ?? `input.verification.${t.platform} is not set`;
       return { ...row, state: 'Unknown', against: 'none', message: why };
     }
-    if (stored.kind === 'ok') {
+    if (stored.kind === 'ok' && hashes !== undefined) {
       // What the composite's status last said; without one, the store's current version.
       const r = reported.get(t.name);
       const desired = r?.desired ?? stored.store.version;
       const j = judgeLive({
         reading: { ...reading, cached: false },
-        hashes: versionHashes(stored.store.values),
+        hashes,
         desired,
         held: r === undefined ? desired : r.held,
         written: r === undefined || r.held > 0,
@@ -146,7 +155,7 @@ async function auditOne(xr: Obj, opts: AuditOptions): Promise<AuditRow[]> {
       };
     }
     return { ...row, ...byTargets(reading, majority) };
-  });
+  }
 }
 
 /** The version each target should hold and is proven to hold, as the status last said. */
